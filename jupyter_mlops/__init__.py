@@ -1,0 +1,127 @@
+"""jupyter-mlops: a notebook cell, its data, its model, its review and its endpoint as one verifiable chain.
+
+``import jupyter_mlops as mlops`` is cheap: every public name is imported on first use (PEP 562),
+so ``%load_ext jupyter_mlops`` and ``jupyter-mlops --help`` do not pay for MLflow or pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # workspace and runs
+    "Workspace": "jupyter_mlops.workspace",
+    "Settings": "jupyter_mlops.config",
+    "settings_context": "jupyter_mlops.config",
+    "init": "jupyter_mlops.fluent",
+    "use": "jupyter_mlops.fluent",
+    "current_workspace": "jupyter_mlops.fluent",
+    "start_run": "jupyter_mlops.fluent",
+    "active_run": "jupyter_mlops.fluent",
+    "log_metric": "jupyter_mlops.fluent",
+    "log_metrics": "jupyter_mlops.fluent",
+    "log_param": "jupyter_mlops.fluent",
+    "log_params": "jupyter_mlops.fluent",
+    "list_runs": "jupyter_mlops.fluent",
+    "lineage": "jupyter_mlops.fluent",
+    "ActiveRun": "jupyter_mlops.tracking.runs",
+    "AuditEvent": "jupyter_mlops.core.entities",
+    "AuditVerification": "jupyter_mlops.core.entities",
+    "RunInfo": "jupyter_mlops.core.entities",
+    "LineageGraph": "jupyter_mlops.lineage.graph",
+    "audit": "jupyter_mlops.audit",
+    "errors": "jupyter_mlops.errors",
+    # errors
+    "MlopsError": "jupyter_mlops.errors",
+    "InvalidInput": "jupyter_mlops.errors",
+    "UnsafePath": "jupyter_mlops.errors",
+    "NotFound": "jupyter_mlops.errors",
+    "Conflict": "jupyter_mlops.errors",
+    "PermissionDenied": "jupyter_mlops.errors",
+    "IntegrityError": "jupyter_mlops.errors",
+    "WorkspaceNotFound": "jupyter_mlops.errors",
+    "QualityCheckFailed": "jupyter_mlops.errors",
+    "ReviewRuleViolation": "jupyter_mlops.errors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_mlops' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith("." + name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_mlops``: register ``%%track`` and ``%mlops`` (nothing heavy is imported)."""
+    from .magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext jupyter_mlops``: remove the cell hook."""
+    from .magics import unload
+
+    unload(ipython)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-mlops"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "jupyter_mlops"}]
+
+
+def _load_jupyter_server_extension(server_app: Any) -> None:
+    from .server import load_server_extension
+
+    load_server_extension(server_app)
+
+
+if TYPE_CHECKING:
+    from . import audit, errors
+    from .config import Settings, settings_context
+    from .core.entities import AuditEvent, AuditVerification, RunInfo
+    from .errors import (
+        Conflict,
+        IntegrityError,
+        InvalidInput,
+        MlopsError,
+        NotFound,
+        PermissionDenied,
+        QualityCheckFailed,
+        ReviewRuleViolation,
+        UnsafePath,
+        WorkspaceNotFound,
+    )
+    from .fluent import (
+        active_run,
+        current_workspace,
+        init,
+        lineage,
+        list_runs,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        start_run,
+        use,
+    )
+    from .lineage.graph import LineageGraph
+    from .tracking.runs import ActiveRun
+    from .workspace import Workspace

@@ -1,0 +1,26 @@
+"""The audit trail: an append-only hash chain of every mutating action.
+
+``mlops.audit.verify()`` and ``mlops.audit.log()`` work on the current workspace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.entities import AuditEvent, AuditVerification
+
+__all__ = ["AuditEvent", "AuditVerification", "log", "verify"]
+
+
+def verify() -> AuditVerification:
+    """Recompute the current workspace's audit chain; see :meth:`Workspace.verify_audit`."""
+    from ..fluent import current_workspace
+
+    return current_workspace().verify_audit()
+
+
+def log(**filters: Any) -> list[AuditEvent]:
+    """List audit events of the current workspace; see :meth:`Workspace.audit_events`."""
+    from ..fluent import current_workspace
+
+    return current_workspace().audit_events(**filters)

@@ -1,0 +1,1 @@
+"""Cards (filled in by its issue)."""

@@ -1,0 +1,138 @@
+"""Core commands: ``init``, ``audit verify|log``, ``runs list|show``, ``config show``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .commands import Context, Result, format_table
+
+
+def register(subs: Any) -> None:
+    p = subs.add_parser("init", help="create the .mlops/ workspace in a folder")
+    p.add_argument("path", nargs="?", default=".", help="project folder (default: the working directory)")
+    p.set_defaults(func=_init)
+
+    audit = subs.add_parser("audit", help="the audit trail").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = audit.add_parser("verify", help="recompute the hash chain; exit 7 when it is broken")
+    p.set_defaults(func=_audit_verify)
+    p = audit.add_parser("log", help="list audit events, newest first")
+    p.add_argument("--actor")
+    p.add_argument("--action", help="an action, or a prefix ending in * (run.*)")
+    p.add_argument("--object-type")
+    p.add_argument("--object-id")
+    p.add_argument("--since", help="ISO time")
+    p.add_argument("--until", help="ISO time")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--offset", type=int, default=0)
+    p.set_defaults(func=_audit_log)
+
+    runs = subs.add_parser("runs", help="tracked runs").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = runs.add_parser("list", help="list runs, newest first")
+    p.add_argument("--experiment")
+    p.add_argument("--status", choices=["RUNNING", "FINISHED", "FAILED", "KILLED"])
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=_runs_list)
+    p = runs.add_parser("show", help="one run's parameters, metrics and provenance")
+    p.add_argument("run_id")
+    p.set_defaults(func=_runs_show)
+
+    cfg = subs.add_parser("config", help="settings").add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = cfg.add_parser("show", help="the resolved settings")
+    p.set_defaults(func=_config_show)
+
+
+def _init(ctx: Context, args: argparse.Namespace) -> Result:
+    from ..workspace import init
+
+    ws = init(args.path, user=getattr(args, "user", None))
+    home = ws.settings.home
+    text = (
+        f"workspace ready in {home}\n"
+        f"  tracking: {ws.settings.tracking_uri}\n"
+        f"  metadata: {ws.settings.metadata_url}\n"
+        f"  browse runs: mlflow ui --backend-store-uri {ws.settings.tracking_uri}"
+    )
+    return Result(ws.settings, text)
+
+
+def _audit_verify(ctx: Context, args: argparse.Namespace) -> Result:
+    result = ctx.workspace().verify_audit()
+    if result.ok:
+        return Result(result, f"audit chain intact: {result.checked} events, head #{result.head_seq}")
+    return Result(result, f"audit chain BROKEN at event #{result.first_bad_seq}: {result.reason}", exit_code=7)
+
+
+class _Events(list[Any]):
+    def _repr_html_(self) -> str:
+        from ..core.entities import escape
+
+        rows = "".join(
+            f"<tr><td>{e.seq}</td><td>{escape(e.ts[:19])}</td><td>{escape(e.actor)}</td><td>{escape(e.action)}</td>"
+            f"<td>{escape(e.object_type)}:{escape(e.object_id)}</td></tr>"
+            for e in self
+        )
+        return f"<table><tr><th>#</th><th>time (UTC)</th><th>actor</th><th>action</th><th>object</th></tr>{rows}</table>"
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self]
+
+
+def _audit_log(ctx: Context, args: argparse.Namespace) -> Result:
+    events = _Events(
+        ctx.workspace().audit_events(
+            actor=args.actor,
+            action=args.action,
+            object_type=args.object_type,
+            object_id=args.object_id,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
+            offset=args.offset,
+        )
+    )
+    text = format_table(
+        [(e.seq, e.ts[:19], e.actor, e.action, f"{e.object_type}:{e.object_id}") for e in events],
+        ["#", "time (UTC)", "actor", "action", "object"],
+    )
+    return Result(events, text)
+
+
+def _runs_list(ctx: Context, args: argparse.Namespace) -> Result:
+    table = ctx.workspace().list_runs(experiment=args.experiment, status=args.status, limit=args.limit)
+    text = format_table(
+        [
+            (
+                r.run_id,
+                r.name,
+                r.experiment,
+                r.status,
+                r.actor,
+                r.started[:19],
+                ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())),
+            )
+            for r in table
+        ],
+        ["run id", "name", "experiment", "status", "actor", "started (UTC)", "metrics"],
+    )
+    return Result(table, text)
+
+
+def _runs_show(ctx: Context, args: argparse.Namespace) -> Result:
+    from ..core.paths import validate_object_id
+
+    validate_object_id(args.run_id)
+    ws = ctx.workspace()
+    run = ws.tracking.get_run(args.run_id)
+    events = ws.audit_events(object_type="run", object_id=args.run_id, newest_first=False)
+    run["audit_events"] = [e.seq for e in events]
+    lines = [f"{k}: {v}" for k, v in run.items() if k not in ("params", "metrics", "tags")]
+    lines += [f"param {k} = {v}" for k, v in sorted(run["params"].items())]
+    lines += [f"metric {k} = {v}" for k, v in sorted(run["metrics"].items())]
+    lines += [f"tag {k} = {v}" for k, v in sorted(run["tags"].items()) if k.startswith("mlops.")]
+    return Result(run, "\n".join(lines))
+
+
+def _config_show(ctx: Context, args: argparse.Namespace) -> Result:
+    settings = ctx.workspace().settings
+    return Result(settings, "\n".join(f"{k} = {v}" for k, v in settings.to_dict().items()))

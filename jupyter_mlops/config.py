@@ -1,0 +1,329 @@
+"""Settings, resolved once: argument, then context, then ``JUPYTER_MLOPS_*``, then config.toml, then defaults.
+
+This is the only module that reads ``os.environ``. Everything else receives a :class:`Settings`.
+A workspace is found like git finds a repository: the nearest ``.mlops/`` above the working
+directory, or ``JUPYTER_MLOPS_HOME``. Paths inside ``config.toml`` are relative to the project
+root, so a workspace can be moved or cloned; URLs (an MLflow server, PostgreSQL, S3) are used as
+they are, so team mode changes configuration, not code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import getpass
+import os
+import tomllib
+import types
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .core.paths import validate_uri
+from .errors import InvalidInput, WorkspaceCorrupt, WorkspaceNotFound
+
+__all__ = [
+    "ENV_PREFIX",
+    "WORKSPACE_DIR",
+    "Settings",
+    "find_root",
+    "resolve_settings",
+    "settings_context",
+]
+
+ENV_PREFIX = "JUPYTER_MLOPS_"
+WORKSPACE_DIR = ".mlops"
+CONFIG_FILE = "config.toml"
+FORMAT_MARKER = "jupyter-mlops"
+
+_overrides: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "jupyter_mlops_overrides", default=types.MappingProxyType({})
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting of a workspace, resolved.
+
+    Attributes
+    ----------
+    root:
+        The project folder that holds ``.mlops/``.
+    tracking_uri, registry_uri:
+        Where MLflow keeps runs and registered models (SQLite file by default, or a server URL).
+    artifact_location:
+        MLflow artifact root for new experiments (a folder, or an object-store URL).
+    metadata_url:
+        SQLAlchemy URL of the metadata database (audit, data versions, lineage, reviews ...).
+    object_store:
+        Folder or fsspec URL of the content-addressed object store.
+    user:
+        The acting identity: ``JUPYTER_MLOPS_USER``, else the OS user; the server extension
+        passes the Jupyter-authenticated user explicitly.
+    serving_alias:
+        The alias that only approved versions may take (``champion``).
+    reviewers:
+        Identities allowed to approve model versions.
+    parent_run_id:
+        Set by the pipeline runner so runs started inside a stage become its children.
+    notebook_path:
+        Set by the pipeline runner so a kernel knows which notebook it executes.
+    extra:
+        The other tables of ``config.toml`` (pipelines, serving, policies ...), unparsed.
+    """
+
+    root: Path
+    tracking_uri: str
+    registry_uri: str
+    artifact_location: str
+    metadata_url: str
+    object_store: str
+    user: str
+    default_experiment: str = "Default"
+    serving_alias: str = "champion"
+    reviewers: tuple[str, ...] = ()
+    parent_run_id: str | None = None
+    notebook_path: str | None = None
+    workspace_id: str = ""
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def home(self) -> Path:
+        """The ``.mlops/`` folder."""
+        return self.root / WORKSPACE_DIR
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where the workspace's signing key lives (mode 0700)."""
+        return self.home / "keys"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Settings as plain data (for ``jupyter-mlops config --json``)."""
+        out = dataclasses.asdict(self)
+        out["root"] = str(self.root)
+        out["reviewers"] = list(self.reviewers)
+        out["extra"] = dict(self.extra)
+        return out
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(ENV_PREFIX + name)
+    return value if value else None
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """Find the project root: ``JUPYTER_MLOPS_HOME``, else the nearest ``.mlops/`` above ``start``.
+
+    Raises
+    ------
+    WorkspaceNotFound
+        When neither exists; the message names the folders searched and ``init`` as the fix.
+    """
+    home = _env("HOME")
+    if home:
+        path = Path(home).expanduser().resolve()
+        if path.name == WORKSPACE_DIR:
+            path = path.parent
+        if not (path / WORKSPACE_DIR).is_dir():
+            raise WorkspaceNotFound(
+                f"JUPYTER_MLOPS_HOME points to {path}, which has no {WORKSPACE_DIR}/ folder",
+                value=str(path),
+                hint=f"run `jupyter-mlops init {path}` or fix JUPYTER_MLOPS_HOME",
+            )
+        return path
+    here = Path(start if start is not None else os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / WORKSPACE_DIR).is_dir():
+            return folder
+    raise WorkspaceNotFound(
+        f"no {WORKSPACE_DIR}/ folder in {here} or any folder above it",
+        value=str(here),
+        hint="run `jupyter-mlops init` (or `%mlops init`, or `mlops.init()`) in your project folder",
+    )
+
+
+def read_config_file(root: Path) -> dict[str, Any]:
+    """Read and sanity-check ``.mlops/config.toml``; a foreign or damaged file is an error."""
+    path = root / WORKSPACE_DIR / CONFIG_FILE
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise WorkspaceCorrupt(
+            f"{path} is missing: this {WORKSPACE_DIR}/ folder was not made by jupyter-mlops or is damaged",
+            value=str(path),
+            hint="move the folder away and run `jupyter-mlops init` again",
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise WorkspaceCorrupt(
+            f"{path} is not valid TOML: {exc}", value=str(path), hint="fix the file or restore it from version control"
+        ) from None
+    ws = data.get("workspace")
+    if not isinstance(ws, dict) or ws.get("format") != FORMAT_MARKER:
+        raise WorkspaceCorrupt(
+            f'{path} is not a jupyter-mlops configuration (no [workspace] format = "{FORMAT_MARKER}")',
+            value=str(path),
+            hint="this folder belongs to another tool; use another project folder or set JUPYTER_MLOPS_HOME",
+        )
+    return data
+
+
+def _as_location(value: str, root: Path) -> str:
+    """A path relative to the project root, or a URL left as it is."""
+    if "://" in value:
+        return validate_uri(value, kind="location")
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (root / path))
+
+
+def _sqlite_url(value: str, root: Path, *, kind: str) -> str:
+    if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+        rel = value[len("sqlite:///") :]
+        return "sqlite:///" + str((root / rel).resolve()) if rel else value
+    return validate_uri(value, kind=kind)
+
+
+def resolve_settings(
+    root: str | Path | None = None,
+    *,
+    user: str | None = None,
+    tracking_uri: str | None = None,
+    metadata_url: str | None = None,
+    object_store: str | None = None,
+    start: str | Path | None = None,
+) -> Settings:
+    """Resolve every setting once, in the order argument, context, environment, file, default."""
+    ctx = dict(_overrides.get())
+    if root is not None:
+        root_path = Path(root).expanduser().resolve()
+        if root_path.name == WORKSPACE_DIR:
+            root_path = root_path.parent
+        if not (root_path / WORKSPACE_DIR).is_dir():
+            raise WorkspaceNotFound(
+                f"{root_path} has no {WORKSPACE_DIR}/ folder",
+                value=str(root_path),
+                hint=f"run `jupyter-mlops init {root_path}`",
+            )
+    elif "root" in ctx:
+        root_path = Path(ctx["root"]).resolve()
+    else:
+        root_path = find_root(start)
+    file = read_config_file(root_path)
+    tracking = file.get("tracking", {})
+    meta = file.get("metadata", {})
+    objects = file.get("objects", {})
+    review = file.get("review", {})
+
+    def pick(arg: Any, key: str, env: str, from_file: Any, default: Any) -> Any:
+        for candidate in (arg, ctx.get(key), _env(env), from_file):
+            if candidate not in (None, ""):
+                return candidate
+        return default
+
+    home = root_path / WORKSPACE_DIR
+    t_uri = _sqlite_url(
+        pick(tracking_uri, "tracking_uri", "TRACKING_URI", tracking.get("uri"), f"sqlite:///{home}/mlflow.db"),
+        root_path,
+        kind="tracking URI",
+    )
+    r_uri = _sqlite_url(
+        pick(None, "registry_uri", "REGISTRY_URI", tracking.get("registry_uri"), t_uri), root_path, kind="registry URI"
+    )
+    m_url = _sqlite_url(
+        pick(metadata_url, "metadata_url", "METADATA_URL", meta.get("url"), f"sqlite:///{home}/mlops.db"),
+        root_path,
+        kind="metadata URL",
+    )
+    obj = _as_location(pick(object_store, "object_store", "OBJECT_STORE", objects.get("url"), str(home / "objects")), root_path)
+    art = _as_location(
+        pick(None, "artifact_location", "ARTIFACT_LOCATION", tracking.get("artifact_location"), str(home / "artifacts")),
+        root_path,
+    )
+    who = pick(user, "user", "USER", None, None) or _os_user()
+    reviewers = pick(None, "reviewers", "REVIEWERS", review.get("reviewers"), ())
+    if isinstance(reviewers, str):
+        reviewers = [r.strip() for r in reviewers.split(",") if r.strip()]
+    if not isinstance(reviewers, (list, tuple)) or not all(isinstance(r, str) for r in reviewers):
+        raise InvalidInput("[review] reviewers in config.toml must be a list of names", value=repr(reviewers))
+    known = {"workspace", "tracking", "metadata", "objects", "review"}
+    return Settings(
+        root=root_path,
+        tracking_uri=t_uri,
+        registry_uri=r_uri,
+        artifact_location=art,
+        metadata_url=m_url,
+        object_store=obj,
+        user=str(who),
+        default_experiment=str(pick(None, "default_experiment", "EXPERIMENT", tracking.get("default_experiment"), "Default")),
+        serving_alias=str(pick(None, "serving_alias", "SERVING_ALIAS", review.get("serving_alias"), "champion")),
+        reviewers=tuple(reviewers),
+        parent_run_id=pick(None, "parent_run_id", "PARENT_RUN_ID", None, None),
+        notebook_path=pick(None, "notebook_path", "NOTEBOOK_PATH", None, None),
+        workspace_id=str(file["workspace"].get("id", "")),
+        extra={k: v for k, v in file.items() if k not in known},
+    )
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return f"uid{os.getuid()}"
+
+
+@contextlib.contextmanager
+def settings_context(**overrides: Any) -> Iterator[None]:
+    """Override settings for the code inside the ``with`` block (context-local, thread-safe)."""
+    merged = {**_overrides.get(), **overrides}
+    token = _overrides.set(merged)
+    try:
+        yield
+    finally:
+        _overrides.reset(token)
+
+
+def process_env(name: str) -> str | None:
+    """Read one ``JUPYTER_MLOPS_*`` variable (for front-ends that need a raw value, e.g. the CLI)."""
+    return _env(name)
+
+
+def notebook_path_hint() -> str | None:
+    """The notebook a kernel runs: set by our pipeline runner, else by jupyter_server (JPY_SESSION_NAME)."""
+    return _env("NOTEBOOK_PATH") or os.environ.get("JPY_SESSION_NAME") or None
+
+
+def child_env(**values: str) -> dict[str, str]:
+    """The environment for a child process (a papermill kernel) with ``JUPYTER_MLOPS_*`` values set."""
+    env = dict(os.environ)
+    for key, value in values.items():
+        env[ENV_PREFIX + key.upper()] = value
+    return env
+
+
+CONFIG_TEMPLATE = """\
+# jupyter-mlops workspace settings. Paths are relative to the project folder.
+# Environment variables JUPYTER_MLOPS_<NAME> override these; arguments override both.
+
+[workspace]
+format = "jupyter-mlops"
+id = "{workspace_id}"
+created = "{created}"
+
+[tracking]
+# Embedded default: .mlops/mlflow.db. Team mode: an MLflow server, e.g.
+# uri = "http://mlflow.internal:5000"
+default_experiment = "Default"
+
+[metadata]
+# Embedded default: .mlops/mlops.db. Team mode: PostgreSQL, e.g.
+# url = "postgresql+psycopg://mlops@db.internal/mlops"
+
+[objects]
+# Embedded default: .mlops/objects. Team mode: any fsspec URL, e.g.
+# url = "s3://bucket/mlops-objects"
+
+[review]
+serving_alias = "champion"
+reviewers = []
+"""

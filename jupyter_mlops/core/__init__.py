@@ -1,0 +1,1 @@
+"""Core: entities, hashing, validation and the plug-in registry. Standard library only."""

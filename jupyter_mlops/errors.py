@@ -1,0 +1,220 @@
+"""The one exception tree of jupyter-mlops.
+
+Every error the public API raises is an :class:`MlopsError`. Third-party errors (MLflow,
+papermill, SQLAlchemy, pandera) are wrapped at the adapter that calls them, so callers catch one
+family. Each front-end translates once: a one-line message in a notebook, a JSON body with
+``http_status`` on the REST server, an ``exit_code`` on the CLI.
+
+::
+
+    MlopsError
+    ├── InvalidInput                 bad user input (400, exit 2)
+    │   ├── UnsafePath               a name, path or URI refused by the validator
+    │   └── UnsupportedData          an object of a type or shape we cannot version
+    ├── WorkspaceError               the .mlops/ folder itself (exit 3)
+    │   ├── WorkspaceNotFound        no .mlops/ above the working directory
+    │   ├── WorkspaceCorrupt         a foreign, damaged or unwritable .mlops/
+    │   └── SchemaTooNew             the metadata DB was written by a newer release
+    ├── NotFound                     an unknown run, version, alias, stage ... (404)
+    ├── Conflict                     the state does not allow it (409)
+    │   └── ReviewRuleViolation      four-eyes, missing evaluation or card, unapproved promote
+    ├── PermissionDenied             the acting identity lacks a role (403)
+    ├── IntegrityError               stored bytes or records do not match their hash
+    │   └── AuditChainBroken
+    ├── TrackingError                the tracking back-end (MLflow) failed
+    ├── QualityCheckFailed           data failed its rules in ``fail_on`` mode
+    └── PipelineError                a pipeline or stage could not run or failed
+        └── StageFailed
+
+Errors carry structured fields (``value``, ``hint``) so every front-end can show what failed, the
+offending value and the fix, and they pickle (they cross process and Dask boundaries).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuditChainBroken",
+    "Conflict",
+    "IntegrityError",
+    "InvalidInput",
+    "MlopsError",
+    "NotFound",
+    "PermissionDenied",
+    "PipelineError",
+    "QualityCheckFailed",
+    "ReviewRuleViolation",
+    "SchemaTooNew",
+    "StageFailed",
+    "TrackingError",
+    "UnsafePath",
+    "UnsupportedData",
+    "WorkspaceCorrupt",
+    "WorkspaceError",
+    "WorkspaceNotFound",
+]
+
+
+class MlopsError(Exception):
+    """Base of every jupyter-mlops error.
+
+    Parameters
+    ----------
+    message:
+        What failed, in one sentence.
+    value:
+        The offending value, when there is one (shown shortened, never executed).
+    hint:
+        How to fix it, for example ``"run `jupyter-mlops init` first"``.
+    field:
+        The name of the argument or field that was wrong, when there is one.
+    """
+
+    http_status: int = 500
+    exit_code: int = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        value: Any = None,
+        hint: str | None = None,
+        field: str | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.value = value
+        self.hint = hint
+        self.field = field
+        self.details = details
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.hint:
+            text = f"{text} ({self.hint})"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.value, self.hint, self.field, self.details))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe description for REST bodies and ``--json`` output (no traceback)."""
+        out: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+def _rebuild(
+    cls: type[MlopsError],
+    message: str,
+    value: Any,
+    hint: str | None,
+    field: str | None,
+    details: dict[str, Any],
+) -> MlopsError:
+    err = cls.__new__(cls)
+    MlopsError.__init__(err, message, value=value, hint=hint, field=field, **details)
+    return err
+
+
+class InvalidInput(MlopsError, ValueError):
+    """A value given by the user is not acceptable."""
+
+    http_status = 400
+    exit_code = 2
+
+
+class UnsafePath(InvalidInput):
+    """A name, path or URI was refused by the validator (traversal, NUL byte, too long ...)."""
+
+
+class UnsupportedData(InvalidInput):
+    """An object cannot be versioned or checked (wrong type, empty, duplicate columns ...)."""
+
+
+class WorkspaceError(MlopsError):
+    """Something is wrong with the workspace folder itself."""
+
+    http_status = 500
+    exit_code = 3
+
+
+class WorkspaceNotFound(WorkspaceError):
+    """No ``.mlops/`` folder was found."""
+
+
+class WorkspaceCorrupt(WorkspaceError):
+    """The ``.mlops/`` folder is damaged, foreign or not writable."""
+
+
+class SchemaTooNew(WorkspaceError):
+    """The metadata database was written by a newer jupyter-mlops."""
+
+
+class NotFound(MlopsError, LookupError):
+    """An unknown run, data version, model version, alias, stage ..."""
+
+    http_status = 404
+    exit_code = 4
+
+
+class Conflict(MlopsError):
+    """The current state does not allow the operation."""
+
+    http_status = 409
+    exit_code = 5
+
+
+class ReviewRuleViolation(Conflict):
+    """A governance rule refused the operation (four eyes, missing card, unapproved promote)."""
+
+
+class PermissionDenied(MlopsError, PermissionError):
+    """The acting identity does not hold the role the operation needs."""
+
+    http_status = 403
+    exit_code = 6
+
+
+class IntegrityError(MlopsError):
+    """Stored bytes or records do not match the hash recorded for them."""
+
+    http_status = 409
+    exit_code = 7
+
+
+class AuditChainBroken(IntegrityError):
+    """The audit hash chain does not verify."""
+
+
+class TrackingError(MlopsError):
+    """The tracking back-end failed (wraps MLflow errors)."""
+
+    http_status = 502
+
+
+class QualityCheckFailed(MlopsError):
+    """Data failed its quality rules and the caller asked to stop on failure."""
+
+    http_status = 409
+    exit_code = 1
+
+    @property
+    def report(self) -> Any:
+        """The stored :class:`~jupyter_mlops.quality.report.QualityReport` that failed (or ``None``)."""
+        return self.details.get("report")
+
+
+class PipelineError(MlopsError):
+    """A notebook or pipeline could not run."""
+
+    exit_code = 1
+
+
+class StageFailed(PipelineError):
+    """A pipeline stage ended in another outcome than SUCCEEDED."""

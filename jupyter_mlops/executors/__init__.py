@@ -1,0 +1,1 @@
+"""Executors (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Governance (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Lineage: typed edges between notebooks, cells, runs, data versions, models and endpoints."""

@@ -1,0 +1,1 @@
+"""Pipelines (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Quality (filled in by its issue)."""

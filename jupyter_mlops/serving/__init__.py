@@ -1,0 +1,1 @@
+"""Serving (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Storage: the metadata database (SQLAlchemy Core, versioned schema) and the object store."""

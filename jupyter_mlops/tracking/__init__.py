@@ -1,0 +1,1 @@
+"""Experiment tracking: runs in MLflow, their provenance in the metadata database."""

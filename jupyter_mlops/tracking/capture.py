@@ -1,0 +1,117 @@
+"""What a run records about where it came from: environment, git state, notebook and cell.
+
+Capture must stay off the cell's hot path: the package list is computed once per process (and
+again only when ``sys.path`` changes), and git runs in a background thread that the run joins
+when it closes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..core.hashing import canonical_json, sha256_text
+
+__all__ = ["GitCapture", "environment", "environment_json"]
+
+_env_cache: dict[tuple[str, ...], tuple[dict[str, Any], str, str]] = {}
+
+
+def environment() -> tuple[dict[str, Any], str, str]:
+    """``(environment, canonical json, sha256)`` of Python, OS and installed packages."""
+    key = tuple(sys.path)
+    hit = _env_cache.get(key)
+    if hit is not None:
+        return hit
+    packages: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            packages[name.lower()] = dist.version
+    env = {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "os": platform.platform(),
+        "machine": platform.machine(),
+        "packages": dict(sorted(packages.items())),
+    }
+    text = canonical_json(env)
+    result = (env, text, sha256_text(text))
+    _env_cache.clear()
+    _env_cache[key] = result
+    return result
+
+
+def environment_json() -> str:
+    """The environment as pretty JSON (the artifact stored with each run)."""
+    import json
+
+    return json.dumps(environment()[0], indent=2, sort_keys=True)
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            timeout=10,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.decode("utf-8", "replace").strip() if out.returncode == 0 else None
+
+
+def git_state(root: Path) -> dict[str, Any]:
+    """Commit, branch, dirty flag and a hash of the uncommitted diff ("unknown" outside git).
+
+    One ``git status --porcelain=v2 --branch`` call gives commit, branch and changes; the diff is
+    read only when the tree is dirty.
+    """
+    status = _git(root, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    if status is None:
+        return dict(_UNKNOWN_GIT)
+    commit, branch, dirty = "unknown", "unknown", False
+    for line in status.splitlines():
+        if line.startswith("# branch.oid "):
+            commit = line.split(" ", 2)[2]
+        elif line.startswith("# branch.head "):
+            branch = line.split(" ", 2)[2]
+        elif line and not line.startswith("#"):
+            dirty = True
+    diff_hash = None
+    if dirty:
+        try:
+            diff = subprocess.run(
+                ["git", "-C", str(root), "diff", "HEAD"], capture_output=True, timeout=10, check=False, stdin=subprocess.DEVNULL
+            ).stdout
+            diff_hash = hashlib.sha256(diff).hexdigest()
+        except (OSError, subprocess.SubprocessError):
+            diff_hash = "unknown"
+    return {"commit": commit, "branch": branch, "dirty": dirty, "diff_sha256": diff_hash}
+
+
+_UNKNOWN_GIT = {"commit": "unknown", "branch": "unknown", "dirty": "unknown", "diff_sha256": "unknown"}
+
+
+class GitCapture:
+    """Reads git state in a background thread; :meth:`result` joins it."""
+
+    def __init__(self, root: Path) -> None:
+        self._result: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, args=(root,), daemon=True, name="mlops-git")
+        self._thread.start()
+
+    def _run(self, root: Path) -> None:
+        self._result = git_state(root)
+
+    def result(self, timeout: float = 15.0) -> dict[str, Any]:
+        self._thread.join(timeout)
+        return self._result or dict(_UNKNOWN_GIT)

@@ -1,0 +1,325 @@
+"""The MLflow adapter: the only place that imports mlflow (imported lazily, on first use).
+
+Runs are started through MLflow's fluent API, so ``mlflow.log_metric`` calls a user writes inside
+a tracked cell land in the same run; everything else goes through an explicit ``MlflowClient``.
+MLflow exceptions are wrapped in :class:`~jupyter_mlops.errors.TrackingError` here and never
+escape the public API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NotFound, TrackingError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["MlflowBackend", "create_local_store"]
+
+_MAX_PARAM = 6000
+_uri_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _wrap(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (TrackingError, NotFound):
+        raise
+    except Exception as exc:  # MLflow raises MlflowException and plain errors alike
+        from mlflow.exceptions import MlflowException
+
+        if isinstance(exc, (MlflowException, OSError, ValueError)):
+            raise TrackingError(
+                f"MLflow failed to {what}: {exc}", hint="check the tracking URI and that the store is reachable"
+            ) from exc
+        raise
+
+
+def _import_mlflow() -> Any:
+    """Import mlflow with its usage telemetry off: this toolkit must work air-gapped and never phone home."""
+    import os
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    return mlflow
+
+
+def create_local_store(tracking_uri: str, artifact_root: str) -> None:
+    """Create MLflow's SQLite schema with the workspace's artifact folder as the default root.
+
+    Creating the store ourselves (instead of letting the first client do it) pins the
+    ``Default`` experiment's artifact location inside ``.mlops/artifacts`` rather than a
+    ``./mlruns`` folder relative to whatever the working directory happened to be.
+    """
+    import logging
+
+    quiet = [logging.getLogger(n) for n in ("mlflow.store.db.utils", "alembic.runtime.migration")]
+    levels = [log.level for log in quiet]
+    with _wrap("create its SQLite store"):
+        _import_mlflow()
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        for log in quiet:
+            log.setLevel(logging.WARNING)
+        try:
+            Path(artifact_root).mkdir(parents=True, exist_ok=True)
+            store = SqlAlchemyStore(tracking_uri, Path(artifact_root).resolve().as_uri())  # type: ignore[no-untyped-call]
+            store.engine.dispose()
+        finally:
+            for log, level in zip(quiet, levels, strict=True):
+                log.setLevel(level)
+
+
+class MlflowBackend:
+    """Tracking back-end over MLflow (SQLite file or a tracking server)."""
+
+    def __init__(self, tracking_uri: str, registry_uri: str, artifact_location: str) -> None:
+        self.tracking_uri = tracking_uri
+        self.registry_uri = registry_uri
+        self.artifact_location = artifact_location
+        self._client: MlflowClient | None = None
+        self._experiments: dict[str, str] = {}
+
+    # -- plumbing -----------------------------------------------------------------------------
+    @property
+    def client(self) -> MlflowClient:
+        if self._client is None:
+            with _wrap("connect"):
+                _import_mlflow()
+                from mlflow import MlflowClient
+
+                self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+        return self._client
+
+    def _activate(self) -> Any:
+        mlflow = _import_mlflow()
+
+        with _uri_lock:
+            if mlflow.get_tracking_uri() != self.tracking_uri:
+                mlflow.set_tracking_uri(self.tracking_uri)
+            if mlflow.get_registry_uri() != self.registry_uri:
+                mlflow.set_registry_uri(self.registry_uri)
+        return mlflow
+
+    def _artifact_location_for(self, name: str) -> str | None:
+        if "://" in self.artifact_location:
+            return self.artifact_location.rstrip("/") + "/" + name
+        return (Path(self.artifact_location) / name).resolve().as_uri()
+
+    # -- experiments and runs --------------------------------------------------------------------
+    def experiment_id(self, name: str, *, create: bool = True) -> str:
+        """The id of experiment ``name``, created (with its artifact folder) if needed."""
+        cached = self._experiments.get(name)
+        if cached is not None:
+            return cached
+        with _wrap(f"look up experiment {name!r}"):
+            exp = self.client.get_experiment_by_name(name)
+            if exp is None:
+                if not create:
+                    raise NotFound(
+                        f"no experiment named {name!r}", value=name, hint="`jupyter-mlops runs list` shows the experiments"
+                    )
+                from mlflow.exceptions import MlflowException
+
+                try:
+                    exp_id = self.client.create_experiment(name, artifact_location=self._artifact_location_for(name))
+                except MlflowException:  # created concurrently by another process
+                    again = self.client.get_experiment_by_name(name)
+                    if again is None:
+                        raise
+                    exp_id = again.experiment_id
+            else:
+                exp_id = exp.experiment_id
+        self._experiments[name] = exp_id
+        return exp_id
+
+    def start_run(
+        self,
+        *,
+        experiment_id: str,
+        name: str,
+        tags: Mapping[str, str],
+        parent_run_id: str | None = None,
+    ) -> tuple[str, str]:
+        """Start an MLflow run as the active fluent run; returns its id and artifact URI."""
+        with _wrap("start a run"):
+            mlflow = self._activate()
+            nested = mlflow.active_run() is not None
+            run = mlflow.start_run(
+                experiment_id=experiment_id,
+                run_name=name,
+                nested=nested,
+                parent_run_id=None if nested else parent_run_id,
+                tags=dict(tags),
+                log_system_metrics=False,
+            )
+            return str(run.info.run_id), str(run.info.artifact_uri)
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | list[tuple[str, float, int, int]] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Log params, metrics and tags in one call (one transaction on SQLite)."""
+        with _wrap("log parameters and metrics"):
+            from mlflow.entities import Metric, Param, RunTag
+
+            now = int(time.time() * 1000)
+            params, metrics, tags = params or {}, metrics or {}, tags or {}
+            if isinstance(metrics, Mapping):
+                metric_rows = [(k, float(v), now, 0) for k, v in metrics.items()]
+            else:
+                metric_rows = list(metrics)
+            m = [Metric(k, v, ts, step) for k, v, ts, step in metric_rows if not math.isnan(v)]
+            p = [Param(k, _param_text(v)) for k, v in params.items()]
+            t = [RunTag(k, str(v)) for k, v in tags.items()]
+            for i in range(0, max(len(m), len(p), len(t), 1), 100):
+                chunk_m, chunk_p, chunk_t = m[i : i + 100], p[i : i + 100], t[i : i + 100]
+                if chunk_m or chunk_p or chunk_t:
+                    self.client.log_batch(run_id, metrics=chunk_m, params=chunk_p, tags=chunk_t)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str, *, artifact_uri: str | None = None) -> None:
+        """Store ``text`` as an artifact file of the run.
+
+        With a local ``file:`` artifact URI already known the file is written in place, which is
+        what MLflow's local artifact repository does, without its extra ``get_run`` round trip.
+        """
+        if artifact_uri and artifact_uri.startswith("file://"):
+            from urllib.parse import unquote, urlsplit
+
+            base = Path(unquote(urlsplit(artifact_uri).path))
+            target = (base / artifact_file).resolve()
+            if base.resolve() in target.parents:
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(text, encoding="utf-8")
+                    return
+                except OSError as exc:
+                    raise TrackingError(f"cannot write artifact {artifact_file}: {exc.strerror}", value=str(target)) from exc
+        with _wrap(f"store artifact {artifact_file}"):
+            self.client.log_text(run_id, text, artifact_file)
+
+    def log_artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
+        """Copy a local file into the run's artifacts."""
+        with _wrap(f"store artifact {Path(path).name}"):
+            self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def end_run(self, run_id: str, status: str) -> None:
+        """End the run with ``FINISHED``, ``FAILED`` or ``KILLED`` (the fluent run if it is active)."""
+        with _wrap("end a run"):
+            mlflow = self._activate()
+            active = mlflow.active_run()
+            if active is not None and active.info.run_id == run_id:
+                mlflow.end_run(status=status)
+            else:
+                self.client.set_terminated(run_id, status=status)
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """A run's params, metrics, tags, status and times as plain data."""
+        with _wrap(f"read run {run_id}"):
+            from mlflow.exceptions import MlflowException
+
+            try:
+                run = self.client.get_run(run_id)
+            except MlflowException as exc:
+                raise NotFound(
+                    f"no run with id {run_id!r}", value=run_id, hint="`jupyter-mlops runs list` shows run ids"
+                ) from exc
+            return _run_dict(run)
+
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        *,
+        filter_string: str = "",
+        order_by: list[str] | None = None,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of runs (the store does the filtering, sorting and paging)."""
+        with _wrap("search runs"):
+            page = self.client.search_runs(
+                experiment_ids, filter_string=filter_string, order_by=order_by, max_results=max_results, page_token=page_token
+            )
+            return [_run_dict(r) for r in page], page.token
+
+    def read_text_artifact(self, run_id: str, artifact_file: str, *, max_bytes: int = 200_000) -> str | None:
+        """The text of one run artifact (e.g. ``mlops/cell.py``), or ``None`` when it was not stored."""
+        with _wrap(f"read artifact {artifact_file}"):
+            import tempfile
+            from urllib.parse import unquote, urlparse
+
+            from mlflow.exceptions import MlflowException
+            from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+            uri = self.client.get_run(run_id).info.artifact_uri
+            try:
+                if uri.startswith("file:"):  # local store: read in place (no temp copy, no progress bar)
+                    base = Path(unquote(urlparse(uri).path)).resolve()
+                    target = (base / artifact_file).resolve()
+                    if not target.is_relative_to(base) or not target.is_file():
+                        return None
+                    data = target.read_bytes()[:max_bytes]
+                else:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        local = Path(tmp) / "artifact"
+                        get_artifact_repository(uri)._download_file(artifact_file, str(local))  # type: ignore[no-untyped-call]
+                        data = local.read_bytes()[:max_bytes]
+            except (MlflowException, OSError):
+                return None
+            return data.decode("utf-8", errors="replace")
+
+    def metric_history(self, run_id: str, key: str, *, max_points: int = 2000) -> list[tuple[int, float]]:
+        """``(step, value)`` pairs of one metric of a run, in step order."""
+        with _wrap(f"read metric history of {key}"):
+            hist = self.client.get_metric_history(run_id, key)
+            return sorted((int(m.step), float(m.value)) for m in hist)[:max_points]
+
+    def autolog(self, enable: bool = True) -> None:
+        """Turn scikit-learn autologging on or off (it logs into the active fluent run)."""
+        with _wrap("configure autologging"):
+            mlflow = self._activate()
+            mlflow.sklearn.autolog(disable=not enable, silent=True, log_models=False)
+
+    def active_run_id(self) -> str | None:
+        """The id of MLflow's active fluent run in this thread, if any."""
+        import sys
+
+        if "mlflow" not in sys.modules:
+            return None
+        import mlflow
+
+        run = mlflow.active_run()
+        return None if run is None else str(run.info.run_id)
+
+
+def _param_text(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _MAX_PARAM else text[: _MAX_PARAM - 3] + "..."
+
+
+def _run_dict(run: Any) -> dict[str, Any]:
+    return {
+        "run_id": run.info.run_id,
+        "experiment_id": run.info.experiment_id,
+        "name": run.info.run_name,
+        "status": run.info.status,
+        "start_time": run.info.start_time,
+        "end_time": run.info.end_time,
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": {k: v for k, v in run.data.tags.items()},
+        "artifact_uri": run.info.artifact_uri,
+    }

@@ -1,0 +1,386 @@
+"""The run lifecycle shared by ``%%track``, ``mlops.start_run`` and pipeline stages.
+
+A run is opened in MLflow and recorded (``run.start`` audit event) before any user code runs, and
+closed FINISHED, FAILED (with the error) or KILLED (KeyboardInterrupt) in a ``finally`` block, so
+nothing the library can observe leaves a run RUNNING. Metrics and parameters logged through
+jupyter-mlops are buffered and written in one batch when the run closes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import threading
+import time
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..core.entities import RunInfo, escape
+from ..core.hashing import sha256_text
+from ..core.paths import validate_name
+from ..errors import InvalidInput, MlopsError
+from .capture import environment, git_state
+from .schema import runs
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+__all__ = ["ActiveRun", "current_run", "run_status_for"]
+
+_stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar("jupyter_mlops_runs", default=())
+
+
+def current_run() -> ActiveRun | None:
+    """The innermost run opened in this context, if any."""
+    stack = _stack.get()
+    return stack[-1] if stack else None
+
+
+def run_status_for(exc: BaseException | None) -> str:
+    """FINISHED without an exception, KILLED for KeyboardInterrupt, else FAILED."""
+    if exc is None:
+        return "FINISHED"
+    if isinstance(exc, KeyboardInterrupt):
+        return "KILLED"
+    return "FAILED"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _clean_run_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip() or "\x00" in name or len(name) > 250:
+        raise InvalidInput(
+            f"invalid run name {name!r}", value=repr(name)[:80], hint="use a short non-empty name, e.g. 'train'", field="name"
+        )
+    return name.strip()
+
+
+class ActiveRun:
+    """A tracked run; use it as a context manager (``with mlops.start_run("train") as run:``).
+
+    Parameters and metrics logged through it are written in one batch at the end; ``run_id`` is
+    the MLflow run id.
+    """
+
+    def __init__(
+        self,
+        ws: Workspace,
+        name: str,
+        *,
+        experiment: str | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        source: dict[str, Any] | None = None,
+        autolog: bool = False,
+        kind: str = "run",
+    ) -> None:
+        self.ws = ws
+        self.name = _clean_run_name(name)
+        self.experiment = validate_name(experiment or ws.settings.default_experiment, kind="experiment")
+        self.params: dict[str, Any] = dict(params or {})
+        self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.source = dict(source or {})
+        self.autolog = autolog
+        self.kind = kind
+        self.metrics: list[tuple[str, float, int, int]] = []
+        self.notes: list[str] = []
+        self.run_id = ""
+        self.experiment_id = ""
+        self.status = "RUNNING"
+        self.error: str | None = None
+        self.parent_run_id: str | None = None
+        self._t0 = 0.0
+        self._git_info: dict[str, Any] = {}
+        self._late_tags: dict[str, str] = {}
+        self._start_thread: threading.Thread | None = None
+        self._start_error: BaseException | None = None
+        self._artifact_uri: str | None = None
+        self._token: contextvars.Token[tuple[ActiveRun, ...]] | None = None
+        self._closed = False
+
+    # -- logging --------------------------------------------------------------------------------
+    def log_param(self, key: str, value: Any) -> None:
+        """Record a parameter (written when the run closes)."""
+        self.params[str(key)] = value
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Record several parameters."""
+        for k, v in params.items():
+            self.log_param(k, v)
+
+    def log_metric(self, key: str, value: float, step: int = 0) -> None:
+        """Record a metric value (written when the run closes, with its time and step)."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"metric {key!r} must be a number, got {value!r}", value=repr(value)[:80], field=key) from None
+        self.metrics.append((str(key), number, int(time.time() * 1000), int(step)))
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        """Record several metric values."""
+        for k, v in metrics.items():
+            self.log_metric(k, v, step)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """Record a tag (set on the run at once when it is created, else when it closes)."""
+        self.tags[str(key)] = str(value)
+        if self.run_id:
+            self._late_tags[str(key)] = str(value)
+
+    def note(self, text: str) -> None:
+        """Attach a remark to the run (stored as the ``mlops.notes`` tag and in the audit event)."""
+        self.notes.append(text)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> ActiveRun:
+        self.start()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.end(exc)
+
+    def start(self) -> ActiveRun:
+        """Open the run in MLflow and record it; nothing is left behind if this fails."""
+        ws = self.ws
+        self._t0 = time.perf_counter()
+        outer = current_run()
+        self.parent_run_id = outer.run_id if outer else ws.settings.parent_run_id
+        backend = ws.tracking
+        self.experiment_id = backend.experiment_id(self.experiment)
+        # Everything known now goes on the run when it is created: one insert, no extra commit.
+        git = git_state(ws.settings.root)
+        env, _, env_hash = environment()
+        self._git_info = git
+        tags = {
+            "mlflow.user": ws.actor,
+            "mlops.actor": ws.actor,
+            "mlops.kind": self.kind,
+            "mlops.workspace": ws.settings.workspace_id,
+            "mlops.git.commit": str(git.get("commit")),
+            "mlops.git.branch": str(git.get("branch")),
+            "mlops.git.dirty": str(git.get("dirty")),
+            "mlops.git.diff_sha256": str(git.get("diff_sha256")),
+            "mlops.environment_sha256": env_hash,
+            "mlops.python": env["python"],
+            **self.tags,
+        }
+        if git.get("commit") not in (None, "unknown"):
+            tags["mlflow.source.git.commit"] = str(git["commit"])
+        if self._source_hash():
+            tags["mlops.source_sha256"] = str(self._source_hash())
+        if self.source.get("execution_count") is not None:
+            tags["mlops.execution_count"] = str(self.source["execution_count"])
+        notebook = self.source.get("notebook") or ws.settings.notebook_path
+        if notebook:
+            tags["mlflow.source.name"] = str(notebook)
+            tags["mlflow.source.type"] = "NOTEBOOK"
+            tags["mlops.notebook"] = str(notebook)
+        if self.source.get("cell_id"):
+            tags["mlops.cell_id"] = str(self.source["cell_id"])
+        self.run_id, self._artifact_uri = backend.start_run(
+            experiment_id=self.experiment_id, name=self.name, tags=tags, parent_run_id=self.parent_run_id
+        )
+        try:
+            if self.autolog:
+                backend.autolog(True)
+        except BaseException:
+            backend.end_run(self.run_id, "FAILED")
+            raise
+        # The start record (row, audit event, lineage) commits on a helper thread while the cell
+        # runs; end() joins it before writing the end record, so the chain order is kept and a
+        # failure to record the start still surfaces, with the run closed FAILED.
+        self._start_thread = threading.Thread(target=self._record_start, args=(notebook,), name="mlops-run-start", daemon=True)
+        self._start_thread.start()
+        self._token = _stack.set((*_stack.get(), self))
+        return self
+
+    def _record_start(self, notebook: str | None) -> None:
+        ws = self.ws
+        try:
+            with ws.transaction() as conn:
+                event = ws.record(
+                    conn,
+                    "run.start",
+                    "run",
+                    self.run_id,
+                    {
+                        "name": self.name,
+                        "experiment": self.experiment,
+                        "kind": self.kind,
+                        "parent_run_id": self.parent_run_id,
+                        "notebook": notebook,
+                        "cell_id": self.source.get("cell_id"),
+                        "source_sha256": self._source_hash(),
+                    },
+                )
+                conn.execute(
+                    sa.insert(runs).values(
+                        run_id=self.run_id,
+                        experiment=self.experiment,
+                        experiment_id=self.experiment_id,
+                        name=self.name,
+                        actor=ws.actor,
+                        status="RUNNING",
+                        started=event.ts,
+                        notebook=notebook,
+                        cell_id=self.source.get("cell_id"),
+                        source_sha256=self._source_hash(),
+                        parent_run_id=self.parent_run_id,
+                        kind=self.kind,
+                        start_seq=event.seq,
+                    )
+                )
+                if self.parent_run_id:
+                    ws.link(conn, ("run", self.run_id), "child_of", ("run", self.parent_run_id))
+                if notebook:
+                    ws.link(conn, ("notebook", str(notebook)), "source_of", ("run", self.run_id))
+        except BaseException as exc:  # surfaced by end()
+            self._start_error = exc
+
+    def _source_hash(self) -> str | None:
+        src = self.source.get("cell_source")
+        return sha256_text(src) if isinstance(src, str) else self.source.get("source_sha256")
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """Close the run with the status ``exc`` implies; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._token is not None:
+            try:
+                _stack.reset(self._token)
+            except ValueError:  # closed from another context: drop it from the stack by value
+                _stack.set(tuple(r for r in _stack.get() if r is not self))
+        self.status = run_status_for(exc)
+        if exc is not None:
+            self.error = f"{type(exc).__name__}: {exc}"[:2000]
+        if self._start_thread is not None:
+            self._start_thread.join()
+        ws = self.ws
+        backend = ws.tracking
+        wall = time.perf_counter() - self._t0
+        failures: list[str] = []
+        if self._start_error is not None:
+            failures.append(f"recording the run start failed: {self._start_error}")
+        git = self._git_info
+        _, env_text, env_hash = environment()
+        # Success path: params and metrics only (what a hand-written run logs too); tags only
+        # when there is something to say.
+        tags: dict[str, str] = dict(self._late_tags)
+        if self.error:
+            tags["mlops.error"] = self.error
+        if self.notes:
+            tags["mlops.notes"] = " | ".join(self.notes)[:5000]
+        try:
+            now = int(time.time() * 1000)
+            metrics = [*self.metrics, ("mlops.wall_time_s", round(wall, 6), now, 0)]
+            backend.log_batch(self.run_id, params=self.params, metrics=metrics, tags=tags)
+            backend.log_text(self.run_id, env_text, "mlops/environment.json", artifact_uri=self._artifact_uri)
+            if isinstance(self.source.get("cell_source"), str):
+                backend.log_text(self.run_id, self.source["cell_source"], "mlops/cell.py", artifact_uri=self._artifact_uri)
+        except MlopsError as err:
+            failures.append(str(err))
+        if failures and self.status == "FINISHED":
+            self.status = "FAILED"
+            self.error = "; ".join(failures)
+        try:
+            if self.autolog:
+                backend.autolog(False)
+        except MlopsError as err:
+            failures.append(str(err))
+        try:
+            backend.end_run(self.run_id, self.status)
+        finally:
+            with ws.transaction() as conn:
+                event = ws.record(
+                    conn,
+                    "run.end",
+                    "run",
+                    self.run_id,
+                    {
+                        "status": self.status,
+                        "error": self.error,
+                        "params": sorted(self.params),
+                        "metrics": {k: v for k, v, _, _ in self.metrics},
+                        "git": git,
+                        "environment_sha256": env_hash,
+                        "wall_time_s": round(wall, 6),
+                        "notes": self.notes,
+                    },
+                )
+                updated = conn.execute(
+                    sa.update(runs)
+                    .where(runs.c.run_id == self.run_id)
+                    .values(status=self.status, ended=event.ts, error=self.error, end_seq=event.seq)
+                ).rowcount
+                if not updated:
+                    conn.execute(
+                        sa.insert(runs).values(
+                            run_id=self.run_id,
+                            experiment=self.experiment,
+                            experiment_id=self.experiment_id,
+                            name=self.name,
+                            actor=ws.actor,
+                            status=self.status,
+                            started=event.ts,
+                            ended=event.ts,
+                            parent_run_id=self.parent_run_id,
+                            kind=self.kind,
+                            error=self.error,
+                            end_seq=event.seq,
+                        )
+                    )
+
+    def info(self) -> RunInfo:
+        """This run as a :class:`RunInfo`."""
+        return RunInfo(
+            run_id=self.run_id,
+            experiment=self.experiment,
+            name=self.name,
+            actor=self.ws.actor,
+            status=self.status,
+            started="",
+            parent_run_id=self.parent_run_id,
+            error=self.error,
+            params=dict(self.params),
+            metrics={k: v for k, v, _, _ in self.metrics},
+        )
+
+    def _repr_html_(self) -> str:
+        return self.info()._repr_html_()
+
+    def __repr__(self) -> str:
+        return f"ActiveRun(name={self.name!r}, run_id={self.run_id!r}, status={self.status!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunTable:
+    """A page of runs, shown as an HTML table in notebooks."""
+
+    runs: tuple[RunInfo, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runs": [r.to_dict() for r in self.runs]}
+
+    def _repr_html_(self) -> str:
+        head = (
+            "<tr><th>run</th><th>name</th><th>experiment</th><th>status</th><th>actor</th><th>started</th><th>metrics</th></tr>"
+        )
+        body = "".join(
+            f"<tr><td><code>{escape(r.run_id[:12])}</code></td><td>{escape(r.name)}</td><td>{escape(r.experiment)}</td>"
+            f"<td>{escape(r.status)}</td><td>{escape(r.actor)}</td><td>{escape(r.started[:19])}</td>"
+            f"<td>{escape(', '.join(f'{k}={v:.4g}' for k, v in sorted(r.metrics.items())))}</td></tr>"
+            for r in self.runs
+        )
+        return f"<table class='mlops-runs'>{head}{body}</table>"
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __iter__(self) -> Any:
+        return iter(self.runs)

@@ -1,0 +1,1 @@
+"""Widgets (filled in by its issue)."""

@@ -1,0 +1,391 @@
+"""The composition root: settings, stores and the acting identity, in one object.
+
+Every mutating call goes through a :class:`Workspace`, so every front-end (Python, magics, CLI,
+REST, widgets) is audited and lineage-linked the same way. Capabilities receive the workspace and
+use three things from it: :meth:`Workspace.transaction` (a ``BEGIN IMMEDIATE`` write
+transaction), :meth:`Workspace.record` (append the audit event inside it) and
+:meth:`Workspace.link` (a lineage edge inside it), so a metadata write and its audit event commit
+together or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import CONFIG_FILE, CONFIG_TEMPLATE, WORKSPACE_DIR, Settings, resolve_settings
+from .core.entities import AuditEvent, AuditVerification, RunInfo
+from .errors import InvalidInput, MlopsError, PermissionDenied, WorkspaceCorrupt
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .lineage.graph import LineageGraph
+    from .store.metadata import MetadataStore
+    from .store.objects import ObjectStore
+    from .tracking.mlflow_backend import MlflowBackend
+    from .tracking.runs import ActiveRun, RunTable
+
+__all__ = ["Workspace", "init"]
+
+#: Modules whose ``SCHEMA`` component is migrated when a workspace opens.
+SCHEMA_MODULES = (
+    "jupyter_mlops.audit.chain",
+    "jupyter_mlops.tracking.schema",
+    "jupyter_mlops.lineage.schema",
+)
+
+#: Who may do what when ``[access] mode = "enforce"``: permission -> roles (``owner`` = the creator).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "data.read_sensitive": frozenset({"owner", "data_steward", "admin"}),
+    "model.approve": frozenset({"reviewer"}),
+    "model.promote": frozenset({"owner", "reviewer", "admin"}),
+    "audit.export": frozenset({"auditor", "admin"}),
+}
+
+
+class Workspace:
+    """One project's settings, metadata database, object store, tracking back-end and identity.
+
+    Open one with :meth:`Workspace.open` (discovery like git) or :func:`init`.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._migrated = False
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | Path | None = None, *, user: str | None = None, start: str | Path | None = None) -> Workspace:
+        """Open the workspace at ``root`` or the nearest one above ``start`` (default: cwd)."""
+        ws = cls(resolve_settings(root, user=user, start=start))
+        ws._ensure_schema()
+        return ws
+
+    def as_user(self, user: str) -> Workspace:
+        """The same workspace acting as another identity (the server passes the Jupyter user)."""
+        if not isinstance(user, str) or not user.strip() or len(user) > 256 or "\x00" in user:
+            raise InvalidInput("invalid user name", value=repr(user)[:80], field="user")
+        other = Workspace(self._with(user=user.strip()))
+        other.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("db", "objects", "tracking")})
+        other._migrated = self._migrated
+        return other
+
+    def _with(self, **changes: Any) -> Settings:
+        import dataclasses
+
+        return dataclasses.replace(self.settings, **changes)
+
+    def _ensure_schema(self) -> None:
+        if self._migrated:
+            return
+        components = [importlib.import_module(m).SCHEMA for m in SCHEMA_MODULES]
+        self.db.migrate(components)
+        self._migrated = True
+
+    # -- stores -----------------------------------------------------------------------------
+    @property
+    def actor(self) -> str:
+        """The identity every record of this workspace object is written as."""
+        return self.settings.user
+
+    @cached_property
+    def db(self) -> MetadataStore:
+        from .store.metadata import MetadataStore
+
+        return MetadataStore(self.settings.metadata_url)
+
+    @cached_property
+    def objects(self) -> ObjectStore:
+        from .store.objects import ObjectStore
+
+        if "://" in self.settings.object_store and not self.settings.object_store.startswith("file://"):
+            raise MlopsError(
+                f"object store {self.settings.object_store!r} is not supported yet",
+                hint="use a local or shared-filesystem folder for [objects] url",
+            )
+        return ObjectStore(self.settings.object_store.removeprefix("file://"))
+
+    @cached_property
+    def tracking(self) -> MlflowBackend:
+        from .tracking.mlflow_backend import MlflowBackend
+
+        s = self.settings
+        return MlflowBackend(s.tracking_uri, s.registry_uri, s.artifact_location)
+
+    # -- the three primitives every capability uses -------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction; the metadata rows and audit events written in it commit together."""
+        self._ensure_schema()
+        with self.db.write() as conn:
+            yield conn
+
+    def record(
+        self, conn: Connection, action: str, object_type: str, object_id: str, payload: dict[str, Any] | None = None
+    ) -> AuditEvent:
+        """Append an audit event inside ``conn``'s transaction, as :attr:`actor`."""
+        from .audit.chain import append
+
+        return append(conn, actor=self.actor, action=action, object_type=object_type, object_id=object_id, payload=payload)
+
+    def link(
+        self, conn: Connection, src: tuple[str, str], relation: str, dst: tuple[str, str], payload: dict[str, Any] | None = None
+    ) -> bool:
+        """Write a lineage edge inside ``conn``'s transaction."""
+        from .lineage.graph import add_edge
+
+        return add_edge(conn, actor=self.actor, src=src, relation=relation, dst=dst, payload=payload)
+
+    def roles_of(self, user: str | None = None) -> set[str]:
+        """The roles ``user`` (default: the actor) holds under ``[roles]`` and ``[review] reviewers``."""
+        who = user or self.actor
+        roles = {name for name, members in dict(self.settings.extra.get("roles", {})).items() if who in (members or [])}
+        if who in self.settings.reviewers:
+            roles.add("reviewer")
+        return roles
+
+    def authorize(self, permission: str, resource: str = "", *, owner: str | None = None) -> None:
+        """Refuse (and audit the refusal) unless the actor may do ``permission`` on ``resource``.
+
+        With ``[access] mode = "open"`` (the default) only role-gated review actions are checked;
+        with ``mode = "enforce"`` every permission in :data:`PERMISSIONS` is.
+        """
+        allowed = PERMISSIONS.get(permission)
+        if allowed is None:
+            return
+        mode = str(dict(self.settings.extra.get("access", {})).get("mode", "open"))
+        if mode != "enforce" and permission not in ("model.approve",):
+            return
+        roles = self.roles_of()
+        if owner is not None and owner == self.actor:
+            roles.add("owner")
+        if roles & allowed:
+            return
+        with self.transaction() as conn:
+            self.record(conn, "access.denied", "permission", permission, {"resource": resource, "roles": sorted(roles)})
+        raise PermissionDenied(
+            f"{self.actor} may not {permission} on {resource or 'this workspace'}",
+            value=self.actor,
+            hint=f"it needs one of the roles {', '.join(sorted(allowed))} (set in .mlops/config.toml)",
+        )
+
+    # -- audit ------------------------------------------------------------------------------
+    def verify_audit(self) -> AuditVerification:
+        """Recompute the audit chain; the result names the first bad event, if any."""
+        from .audit.chain import verify_chain
+
+        self._ensure_schema()
+        with self.db.read() as conn:
+            return verify_chain(conn)
+
+    def audit_events(self, **filters: Any) -> list[AuditEvent]:
+        """Audit events filtered by ``actor``, ``action`` (``run.*``), ``object_type``, ``object_id``,
+        ``since``, ``until``, paged by ``limit`` and ``offset``, newest first."""
+        from .audit.chain import list_events
+
+        self._ensure_schema()
+        with self.db.read() as conn:
+            return list_events(conn, **filters)
+
+    # -- runs -------------------------------------------------------------------------------
+    def start_run(
+        self,
+        name: str,
+        *,
+        experiment: str | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        source: dict[str, Any] | None = None,
+        autolog: bool = False,
+        kind: str = "run",
+    ) -> ActiveRun:
+        """A tracked run, to use as a context manager; see :class:`~jupyter_mlops.tracking.runs.ActiveRun`."""
+        from .tracking.runs import ActiveRun
+
+        self._ensure_schema()
+        return ActiveRun(self, name, experiment=experiment, params=params, tags=tags, source=source, autolog=autolog, kind=kind)
+
+    def list_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        with_metrics: bool = True,
+    ) -> RunTable:
+        """Runs newest first, with their MLflow parameters and metrics for the page shown."""
+        import sqlalchemy as sa
+
+        from .tracking.runs import RunTable
+        from .tracking.schema import runs
+
+        if not 1 <= int(limit) <= 10_000:
+            raise InvalidInput(f"limit must be between 1 and 10000, got {limit}", value=limit, field="limit")
+        self._ensure_schema()
+        q = sa.select(runs).order_by(runs.c.started.desc()).limit(int(limit)).offset(max(0, int(offset)))
+        if experiment:
+            q = q.where(runs.c.experiment == experiment)
+        if status:
+            q = q.where(runs.c.status == status.upper())
+        with self.db.read() as conn:
+            rows = conn.execute(q).all()
+        details: dict[str, dict[str, Any]] = {}
+        if with_metrics and rows:
+            by_exp: dict[str, list[str]] = {}
+            for r in rows:
+                by_exp.setdefault(r.experiment_id, []).append(r.run_id)
+            for exp_id, ids in by_exp.items():
+                quoted = ",".join(f"'{i}'" for i in ids)
+                found, _ = self.tracking.search_runs(
+                    [exp_id], filter_string=f"attributes.run_id IN ({quoted})", max_results=len(ids)
+                )
+                details.update({d["run_id"]: d for d in found})
+        return RunTable(
+            tuple(
+                RunInfo(
+                    run_id=r.run_id,
+                    experiment=r.experiment,
+                    name=r.name,
+                    actor=r.actor,
+                    status=r.status,
+                    started=r.started,
+                    ended=r.ended,
+                    notebook=r.notebook,
+                    cell_id=r.cell_id,
+                    source_sha256=r.source_sha256,
+                    parent_run_id=r.parent_run_id,
+                    error=r.error,
+                    params=details.get(r.run_id, {}).get("params", {}),
+                    metrics=details.get(r.run_id, {}).get("metrics", {}),
+                )
+                for r in rows
+            )
+        )
+
+    # -- capability services (imported on first use) ---------------------------------------
+    @cached_property
+    def data(self) -> Any:
+        """Data versions, snapshots and diffs (:class:`~jupyter_mlops.data.service.DataService`)."""
+        from .data.service import DataService
+
+        return DataService(self)
+
+    @cached_property
+    def quality(self) -> Any:
+        """Quality checks (:class:`~jupyter_mlops.quality.service.QualityService`)."""
+        from .quality.service import QualityService
+
+        return QualityService(self)
+
+    @cached_property
+    def evaluation(self) -> Any:
+        """Model evaluation with fairness (:class:`~jupyter_mlops.evaluation.service.EvaluationService`)."""
+        from .evaluation.service import EvaluationService
+
+        return EvaluationService(self)
+
+    @cached_property
+    def models(self) -> Any:
+        """Model logging, registry and review (:class:`~jupyter_mlops.registry.service.ModelRegistry`)."""
+        from .registry.service import ModelRegistry
+
+        return ModelRegistry(self)
+
+    @cached_property
+    def cards(self) -> Any:
+        """Model cards (:class:`~jupyter_mlops.cards.service.CardService`)."""
+        from .cards.service import CardService
+
+        return CardService(self)
+
+    @cached_property
+    def pipelines(self) -> Any:
+        """Notebook and pipeline runs (:class:`~jupyter_mlops.pipelines.service.PipelineService`)."""
+        from .pipelines.service import PipelineService
+
+        return PipelineService(self)
+
+    # -- lineage ----------------------------------------------------------------------------
+    def lineage(self, node_type: str, node_id: str) -> LineageGraph:
+        """Everything connected to ``node_type:node_id`` in the lineage graph."""
+        from .lineage.graph import walk
+
+        self._ensure_schema()
+        with self.db.read() as conn:
+            return walk(conn, (node_type, node_id))
+
+    def __repr__(self) -> str:
+        return f"Workspace(root={str(self.settings.root)!r}, user={self.actor!r})"
+
+    def _repr_html_(self) -> str:
+        from .core.entities import escape
+
+        return f"<b>jupyter-mlops workspace</b> <code>{escape(self.settings.root)}</code> as <b>{escape(self.actor)}</b>"
+
+
+def init(path: str | Path = ".", *, user: str | None = None) -> Workspace:
+    """Create ``.mlops/`` in ``path`` (or open it when it is already a jupyter-mlops workspace).
+
+    Creates the MLflow SQLite store and artifact folder, the metadata database, the object store,
+    the signing key (folder 0700, key 0600) and ``config.toml``, and records ``workspace.init``
+    as the first audit event. If any step fails, the half-made folder is removed.
+    """
+    root = Path(path).expanduser().resolve()
+    home = root / WORKSPACE_DIR
+    if home.exists():
+        if not home.is_dir():
+            raise WorkspaceCorrupt(f"{home} exists and is not a folder", value=str(home), hint="move it away and run init again")
+        ws = Workspace.open(root, user=user)
+        return ws
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700)
+    except OSError as exc:
+        raise WorkspaceCorrupt(
+            f"cannot create {home}: {exc.strerror}", value=str(home), hint="choose a folder you can write to"
+        ) from exc
+    try:
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        (home / CONFIG_FILE).write_text(CONFIG_TEMPLATE.format(workspace_id=uuid.uuid4().hex, created=created), encoding="utf-8")
+        for sub in ("artifacts", "objects"):
+            (home / sub).mkdir(mode=0o700)
+        _create_signing_key(home / "keys")
+        (home / ".gitignore").write_text("*\n!config.toml\n!.gitignore\n", encoding="utf-8")
+        ws = Workspace(resolve_settings(root, user=user))
+        from .tracking.mlflow_backend import create_local_store
+
+        if ws.settings.tracking_uri.startswith("sqlite:"):
+            create_local_store(ws.settings.tracking_uri, ws.settings.artifact_location)
+        ws._ensure_schema()
+        with ws.transaction() as conn:
+            ws.record(conn, "workspace.init", "workspace", ws.settings.workspace_id, {"root_name": root.name})
+        return ws
+    except BaseException:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
+
+
+def _create_signing_key(keys: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    keys.mkdir(mode=0o700)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    path = keys / "audit_ed25519.pem"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    (keys / "audit_ed25519.pub").write_bytes(pub)

@@ -1,0 +1,38 @@
+"""Shared fixtures: every test gets its own workspace in tmp_path, made current, and no global leaks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import jupyter_mlops as mlops
+from jupyter_mlops import fluent
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Keep each test away from the developer's environment and from other tests' workspaces."""
+    for key in list(os.environ):
+        if key.startswith("JUPYTER_MLOPS_"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///" + str(tmp_path / "should-not-be-used.db"))
+    token = fluent._current.set(None)
+    yield
+    fluent._current.reset(token)
+    fluent._opened.clear()
+    try:
+        import mlflow
+
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+    except ImportError:
+        pass
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> mlops.Workspace:
+    """A fresh workspace acting as ``alice``, made current."""
+    return mlops.init(tmp_path / "project", user="alice")
