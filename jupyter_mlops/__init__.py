@@ -33,6 +33,9 @@ _EXPORTS: dict[str, str] = {
     "AuditVerification": "jupyter_mlops.core.entities",
     "RunInfo": "jupyter_mlops.core.entities",
     "LineageGraph": "jupyter_mlops.lineage.graph",
+    # model cards (issue 5)
+    # model registry and review (issue 5)
+    # evaluation (issue 5)
     "audit": "jupyter_mlops.audit",
     "errors": "jupyter_mlops.errors",
     # errors
@@ -45,6 +48,18 @@ _EXPORTS: dict[str, str] = {
     "IntegrityError": "jupyter_mlops.errors",
     "WorkspaceNotFound": "jupyter_mlops.errors",
     "QualityCheckFailed": "jupyter_mlops.errors",
+    # data versions (issue 3)
+    "version_data": "jupyter_mlops.fluent",
+    "load_data": "jupyter_mlops.fluent",
+    "diff_data": "jupyter_mlops.fluent",
+    "list_data": "jupyter_mlops.fluent",
+    "DataVersion": "jupyter_mlops.data.entities",
+    "DataDiff": "jupyter_mlops.data.entities",
+    "DataVersionList": "jupyter_mlops.data.entities",
+    "DataVerification": "jupyter_mlops.data.entities",
+    # quality checks (issue 3)
+    "check_data": "jupyter_mlops.fluent",
+    "QualityReport": "jupyter_mlops.quality.report",
     "ReviewRuleViolation": "jupyter_mlops.errors",
 }
 
@@ -122,6 +137,10 @@ if TYPE_CHECKING:
         start_run,
         use,
     )
+    from .fluent import check_data
+    from .data.entities import DataDiff, DataVerification, DataVersion, DataVersionList
+    from .fluent import diff_data, list_data, load_data, version_data
     from .lineage.graph import LineageGraph
+    from .quality.report import QualityReport
     from .tracking.runs import ActiveRun
     from .workspace import Workspace

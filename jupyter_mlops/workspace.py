@@ -42,6 +42,8 @@ SCHEMA_MODULES = (
     "jupyter_mlops.audit.chain",
     "jupyter_mlops.tracking.schema",
     "jupyter_mlops.lineage.schema",
+    "jupyter_mlops.data.schema",
+    "jupyter_mlops.quality.schema",
 )
 
 #: Who may do what when ``[access] mode = "enforce"``: permission -> roles (``owner`` = the creator).

@@ -12,7 +12,10 @@ import html
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-__all__ = ["AuditEvent", "AuditVerification", "Entity", "RunInfo", "escape"]
+__all__ = ["MASK", "AuditEvent", "AuditVerification", "Entity", "RunInfo", "escape"]
+
+#: What every front-end shows instead of a value of a sensitive column.
+MASK = "***"
 
 E = TypeVar("E", bound="Entity")
 

@@ -1,1 +1,1 @@
-"""Data (filled in by its issue)."""
+"""data."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..core.paths import validate_object_id
+from ..core.paths import resolve_object_path, validate_object_id
 from ..errors import IntegrityError, NotFound, WorkspaceCorrupt
 
 __all__ = ["ObjectStore", "StoredObject"]
@@ -45,8 +45,11 @@ class ObjectStore:
         self.root = Path(root)
 
     def _path(self, object_id: str) -> Path:
+        """The object's path; refuses a malformed id and an object file that links out of the store."""
         validate_object_id(object_id)
-        return self.root / object_id[:2] / object_id[2:]
+        if not self.root.exists():
+            return self.root / object_id[:2] / object_id[2:]
+        return resolve_object_path(self.root, object_id)
 
     def ensure(self) -> None:
         """Create the store folder (0700)."""
