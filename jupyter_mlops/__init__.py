@@ -34,8 +34,27 @@ _EXPORTS: dict[str, str] = {
     "RunInfo": "jupyter_mlops.core.entities",
     "LineageGraph": "jupyter_mlops.lineage.graph",
     # model cards (issue 5)
+    "build_card": "jupyter_mlops.fluent",
+    "edit_card": "jupyter_mlops.fluent",
+    "get_card": "jupyter_mlops.fluent",
+    "ModelCard": "jupyter_mlops.cards.card",
     # model registry and review (issue 5)
+    "log_model": "jupyter_mlops.fluent",
+    "load_model": "jupyter_mlops.fluent",
+    "list_models": "jupyter_mlops.fluent",
+    "request_review": "jupyter_mlops.fluent",
+    "approve": "jupyter_mlops.fluent",
+    "reject": "jupyter_mlops.fluent",
+    "promote": "jupyter_mlops.fluent",
+    "alias_history": "jupyter_mlops.fluent",
+    "ModelVersion": "jupyter_mlops.registry.entities",
+    "ModelTable": "jupyter_mlops.registry.entities",
+    "Review": "jupyter_mlops.registry.entities",
+    "AliasMove": "jupyter_mlops.registry.entities",
+    "AliasHistory": "jupyter_mlops.registry.entities",
     # evaluation (issue 5)
+    "evaluate": "jupyter_mlops.fluent",
+    "EvaluationReport": "jupyter_mlops.evaluation.report",
     "audit": "jupyter_mlops.audit",
     "errors": "jupyter_mlops.errors",
     # errors
@@ -137,9 +156,15 @@ if TYPE_CHECKING:
         start_run,
         use,
     )
+    from .cards.card import ModelCard
+    from .fluent import build_card, edit_card, get_card
     from .fluent import check_data
     from .data.entities import DataDiff, DataVerification, DataVersion, DataVersionList
     from .fluent import diff_data, list_data, load_data, version_data
+    from .evaluation.report import EvaluationReport
+    from .fluent import evaluate
+    from .fluent import alias_history, approve, list_models, load_model, log_model, promote, reject, request_review
+    from .registry.entities import AliasHistory, AliasMove, ModelTable, ModelVersion, Review
     from .lineage.graph import LineageGraph
     from .quality.report import QualityReport
     from .tracking.runs import ActiveRun

@@ -43,7 +43,10 @@ SCHEMA_MODULES = (
     "jupyter_mlops.tracking.schema",
     "jupyter_mlops.lineage.schema",
     "jupyter_mlops.data.schema",
+    "jupyter_mlops.registry.schema",
     "jupyter_mlops.quality.schema",
+    "jupyter_mlops.evaluation.schema",
+    "jupyter_mlops.cards.schema",
 )
 
 #: Who may do what when ``[access] mode = "enforce"``: permission -> roles (``owner`` = the creator).
@@ -72,6 +75,15 @@ class Workspace:
         ws = cls(resolve_settings(root, user=user, start=start))
         ws._ensure_schema()
         return ws
+
+    def child_env(self, **values: str) -> dict[str, str]:
+        """The environment for a child process (a notebook kernel) with ``JUPYTER_MLOPS_*`` values set.
+
+        Lets the orchestration layer build a kernel environment without importing :mod:`.config`.
+        """
+        from .config import child_env
+
+        return child_env(**values)
 
     def as_user(self, user: str) -> Workspace:
         """The same workspace acting as another identity (the server passes the Jupyter user)."""

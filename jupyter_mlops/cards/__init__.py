@@ -1,1 +1,1 @@
-"""Cards (filled in by its issue)."""
+"""cards."""

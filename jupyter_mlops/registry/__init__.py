@@ -1,1 +1,1 @@
-"""Registry (filled in by its issue)."""
+"""registry."""

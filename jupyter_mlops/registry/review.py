@@ -1,0 +1,288 @@
+"""Four-eyes review and alias promotion: the rules, checked before anything is written.
+
+- A version can be submitted only with a completed evaluation and a model card (asked of
+  ``ws.evaluation.latest_for(ref)`` and ``ws.cards.latest_for(ref)``, ``None`` when absent).
+- An approval or rejection needs a pending review, an actor who is not the version's author and
+  who holds the reviewer role (``ws.authorize("model.approve", ...)``); approving twice is refused.
+- The serving alias (``[review] serving_alias``, ``champion`` by default) moves only to an
+  approved version; other aliases move freely. Every move is an alias-history row.
+
+Each operation validates first, then writes its rows and audit event (with the state before and
+after) in one transaction, re-checking the state inside it; an MLflow alias is set last, inside
+that transaction, so an MLflow failure rolls the metadata back. A refused operation leaves the
+registry, the reviews and the audit chain unchanged (a missing role is itself audited as
+``access.denied`` by the workspace).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..errors import Conflict, InvalidInput, MlopsError, ReviewRuleViolation
+from .entities import AliasMove, Review
+from .schema import model_alias_history, model_reviews, model_versions
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .service import ModelRegistry
+
+__all__ = ["decide", "promote", "request_review", "validate_alias"]
+
+_ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+_MAX_TEXT = 10_000
+_ACTIONS = {"request": "model.review_request", "approve": "model.approve", "reject": "model.reject"}
+_TEXT_KEY = {"request": "note", "approve": "comment", "reject": "comment"}
+_MISSING_EVAL = "completed evaluation (run mlops.evaluate(...) on it)"
+_MISSING_CARD = "model card (run mlops.build_card(...) for it)"
+
+
+def validate_alias(alias: object) -> str:
+    """Check an alias name: a letter, then letters, digits, ``_`` or ``-``; not ``latest`` or ``v<N>``."""
+    if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise InvalidInput(
+            f"invalid alias {alias!r}",
+            value=repr(alias)[:80],
+            hint="use a word like 'champion' or 'challenger' ('latest' and 'v1', 'v2' ... are reserved)",
+            field="alias",
+        )
+    return alias
+
+
+def _text(value: object, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or "\x00" in value or len(value) > _MAX_TEXT:
+        raise InvalidInput(f"{field} must be text of at most {_MAX_TEXT} characters", value=repr(value)[:80], field=field)
+    return value.strip()
+
+
+def _recorded(ws: Any, service: str, ref: str) -> Any:
+    """What ``ws.<service>.latest_for(ref)`` returns, or ``None`` when the service is not installed."""
+    try:
+        svc = getattr(ws, service)
+    except ModuleNotFoundError:
+        return None
+    lookup = getattr(svc, "latest_for", None)
+    if lookup is None:
+        return None
+    found = lookup(ref)
+    status = getattr(found, "status", None)
+    if found is not None and isinstance(status, str) and status.lower() in ("running", "failed", "error", "incomplete"):
+        return None
+    return found
+
+
+def _status_in_txn(conn: Connection, name: str, version: int) -> str:
+    return str(
+        conn.execute(
+            sa.select(model_versions.c.status).where(model_versions.c.name == name, model_versions.c.version == version)
+        ).scalar()
+    )
+
+
+def _write_review(reg: ModelRegistry, row: Any, action: str, before: str, after: str, text: str, extra: dict[str, Any]) -> Review:
+    ws = reg.ws
+    ref = f"{row.name}@{row.version}"
+    with ws.transaction() as conn:
+        now = _status_in_txn(conn, row.name, row.version)
+        if now != before:
+            raise Conflict(f"{ref} changed state while you acted: it is now {now}", value=ref, hint="look at it again and retry")
+        event = ws.record(
+            conn,
+            _ACTIONS[action],
+            "model_version",
+            ref,
+            {"before": {"status": before}, "after": {"status": after}, _TEXT_KEY[action]: text, "author": row.author, **extra},
+        )
+        inserted = conn.execute(
+            sa.insert(model_reviews).values(
+                name=row.name,
+                version=row.version,
+                action=action,
+                actor=ws.actor,
+                ts=event.ts,
+                text=text,
+                status_before=before,
+                status_after=after,
+                audit_seq=event.seq,
+            )
+        ).inserted_primary_key
+        review_id = inserted[0] if inserted else None
+        conn.execute(
+            sa.update(model_versions)
+            .where(model_versions.c.name == row.name, model_versions.c.version == row.version)
+            .values(status=after)
+        )
+        ws.link(conn, ("model_version", ref), f"review_{action}", ("review", str(review_id)))
+    return Review(row.name, row.version, action, ws.actor, event.ts, text, before, after, event.seq)
+
+
+def _last_decider(conn: Connection, name: str, version: int, action: str) -> str | None:
+    r = model_reviews
+    q = (
+        sa.select(r.c.actor)
+        .where(r.c.name == name, r.c.version == version, r.c.action == action)
+        .order_by(r.c.id.desc())
+        .limit(1)
+    )
+    value = conn.execute(q).scalar()
+    return None if value is None else str(value)
+
+
+def request_review(reg: ModelRegistry, spec: str, note: str) -> Review:
+    """Submit ``spec`` for review (see the module docstring for the rules)."""
+    text = _text(note, "note")
+    ws = reg.ws
+    ws._ensure_schema()
+    with ws.db.read() as conn:
+        row = reg._row(conn, spec)
+    ref = f"{row.name}@{row.version}"
+    if row.status == "pending":
+        raise Conflict(f"{ref} is already waiting for review", value=ref, hint="a reviewer can approve or reject it")
+    if row.status == "approved":
+        raise Conflict(f"{ref} is already approved", value=ref, hint=f"promote it with `jupyter-mlops model promote {ref}`")
+    evaluation = _recorded(ws, "evaluation", ref)
+    card = _recorded(ws, "cards", ref)
+    missing = [what for what, found in ((_MISSING_EVAL, evaluation), (_MISSING_CARD, card)) if found is None]
+    if missing:
+        raise ReviewRuleViolation(
+            f"{ref} cannot be submitted for review: it has no {' and no '.join(missing)}",
+            value=ref,
+            hint="reviewers decide on recorded evidence; create what is missing, then request the review again",
+            missing=missing,
+        )
+    extra = {"evaluation": _ident(evaluation), "card": _ident(card)}
+    return _write_review(reg, row, "request", row.status, "pending", text, extra)
+
+
+def _ident(found: Any) -> dict[str, Any]:
+    """What identifies the evaluation or card the request relied on (for the audit event)."""
+    out = {}
+    for attr in ("eval_id", "card_version", "sha256", "passed"):
+        value = getattr(found, attr, None)
+        if isinstance(value, (str, int, bool)):
+            out[attr] = value
+    return out or {"type": type(found).__name__}
+
+
+def decide(reg: ModelRegistry, spec: str, comment: str, *, approve: bool) -> Review:
+    """Approve or reject a pending review (four eyes, reviewer role, no double approval)."""
+    text = _text(comment, "comment")
+    ws = reg.ws
+    ws._ensure_schema()
+    verb = "approve" if approve else "reject"
+    with ws.db.read() as conn:
+        row = reg._row(conn, spec)
+        approver = _last_decider(conn, row.name, row.version, "approve")
+        rejecter = _last_decider(conn, row.name, row.version, "reject")
+    ref = f"{row.name}@{row.version}"
+    if ws.actor == row.author:
+        raise ReviewRuleViolation(
+            f"{ws.actor} logged {ref} and cannot {verb} it: four eyes means a reviewer other than the author decides",
+            value=ws.actor,
+            hint="ask another member of [review] reviewers in .mlops/config.toml",
+            field="actor",
+        )
+    if row.status == "approved":
+        raise ReviewRuleViolation(
+            f"{ref} is already approved (by {approver})",
+            value=ref,
+            hint="an approval is given once; log a new version for a new review",
+        )
+    if row.status == "rejected":
+        raise ReviewRuleViolation(
+            f"{ref} was rejected (by {rejecter}); there is no pending review to {verb}",
+            value=ref,
+            hint=f"the author can request a new review with `jupyter-mlops model request-review {ref}`",
+        )
+    if row.status != "pending":
+        raise ReviewRuleViolation(
+            f"{ref} has no pending review to {verb}",
+            value=ref,
+            hint=f"its author requests one first with `jupyter-mlops model request-review {ref}`",
+        )
+    ws.authorize("model.approve", ref)
+    return _write_review(reg, row, verb, "pending", "approved" if approve else "rejected", text, {})
+
+
+def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
+    """Move ``alias`` to ``spec``; the serving alias only to an approved version."""
+    ws = reg.ws
+    from ..tracking import models as mlf
+
+    serving = ws.settings.serving_alias
+    alias = validate_alias(alias if alias is not None else serving)
+    ws._ensure_schema()
+    with ws.db.read() as conn:
+        row = reg._row(conn, spec)
+        current = reg._aliases(conn, row.name).get(alias)
+        approved_by = _last_decider(conn, row.name, row.version, "approve") if row.status == "approved" else None
+        rejecter = _last_decider(conn, row.name, row.version, "reject")
+    ref = f"{row.name}@{row.version}"
+    if alias == serving and row.status != "approved":
+        needs = "an approval by a reviewer other than its author"
+        reason = {
+            "none": "it was never reviewed: it needs a review request (with a completed evaluation and a model card) "
+            f"and {needs}",
+            "pending": f"its review is still pending: it needs {needs}",
+            "rejected": f"it was rejected by {rejecter}: it needs a new review request and {needs}",
+        }.get(row.status, f"its review status is {row.status}")
+        raise ReviewRuleViolation(
+            f"{ref} cannot take the serving alias {alias!r}: {reason}",
+            value=ref,
+            hint=f"`jupyter-mlops model request-review {ref}`, then a reviewer runs `jupyter-mlops model approve {ref}`",
+            missing=["approval"],
+        )
+    if current == row.version:
+        raise Conflict(f"{row.name}@{alias} already points at version {row.version}", value=ref)
+    ws.authorize("model.promote", ref, owner=row.author)
+    mlflow_set = False
+    try:
+        with ws.transaction() as conn:
+            if reg._aliases(conn, row.name).get(alias) != current or (
+                alias == serving and _status_in_txn(conn, row.name, row.version) != "approved"
+            ):
+                raise Conflict(f"{row.name}@{alias} or {ref} changed while you acted", value=ref, hint="look again and retry")
+            event = ws.record(
+                conn,
+                "model.promote",
+                "model_version",
+                ref,
+                {
+                    "alias": alias,
+                    "serving": alias == serving,
+                    "before": {"version": current},
+                    "after": {"version": row.version},
+                    "status": row.status,
+                    "approved_by": approved_by,
+                },
+            )
+            conn.execute(
+                sa.insert(model_alias_history).values(
+                    name=row.name,
+                    alias=alias,
+                    from_version=current,
+                    to_version=row.version,
+                    actor=ws.actor,
+                    ts=event.ts,
+                    approved_by=approved_by,
+                    audit_seq=event.seq,
+                )
+            )
+            mlf.set_alias(ws.tracking, row.name, alias, row.version)
+            mlflow_set = True
+    except BaseException:
+        if mlflow_set:  # the metadata did not commit: put MLflow's alias back
+            try:
+                if current is None:
+                    mlf.delete_alias(ws.tracking, row.name, alias)
+                else:
+                    mlf.set_alias(ws.tracking, row.name, alias, current)
+            except MlopsError:
+                pass
+        raise
+    return AliasMove(row.name, alias, current, row.version, ws.actor, event.ts, approved_by, event.seq)

@@ -1,0 +1,369 @@
+"""The model registry: log scikit-learn models with evidence, load them only if their bytes are intact.
+
+MLflow stores the model and its registered versions and aliases; this service adds what an
+auditor asks for (who logged it, the SHA-256 of every artifact file, the run, the data versions
+and code it came from) and the review workflow on top (:mod:`jupyter_mlops.registry.review`).
+
+A version is referred to as ``name@3``, ``name@latest``, ``name@<alias>`` or
+``name@<manifest sha256 prefix>``; ``name@version`` is also its id in lineage and audit events.
+Aliases are resolved from this registry's own alias history, and :meth:`ModelRegistry.load_model`
+refuses an alias that MLflow points elsewhere (someone moved it around the review).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..core.hashing import sha256_json
+from ..core.paths import parse_version_spec, validate_name
+from ..errors import IntegrityError, InvalidInput, MlopsError, NotFound
+from . import review as _review
+from .entities import AliasHistory, AliasMove, ModelTable, ModelVersion, Review
+from .schema import model_alias_history, model_reviews, model_versions
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from ..tracking.models import PreparedModel
+    from ..tracking.runs import ActiveRun
+    from ..workspace import Workspace
+
+__all__ = ["ModelRegistry"]
+
+
+def _trusted(types: Any) -> tuple[str, ...]:
+    if types is None:
+        return ()
+    if isinstance(types, str) or not all(isinstance(t, str) and t and len(t) < 512 for t in types):
+        raise InvalidInput(
+            "trusted_types must be a list of fully qualified type names",
+            value=repr(types)[:80],
+            hint="e.g. trusted_types=['mymodule.MyTransformer']",
+            field="trusted_types",
+        )
+    return tuple(sorted(set(types)))
+
+
+class ModelRegistry:
+    """Model logging, loading, listing and review for one workspace (``ws.models``)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    # -- logging --------------------------------------------------------------------------------
+    def log_model(
+        self,
+        model: Any,
+        name: str,
+        *,
+        X_example: Any,
+        serialization: str = "skops",
+        trusted_types: list[str] | tuple[str, ...] | None = None,
+    ) -> ModelVersion:
+        """Log a fitted scikit-learn model (or pipeline) to MLflow and register a new version.
+
+        Parameters
+        ----------
+        model:
+            A fitted scikit-learn estimator or pipeline.
+        name:
+            The registered model name, e.g. ``"arrests-clf"``.
+        X_example:
+            A few training rows (DataFrame or 2-D array): the signature and input example come
+            from its first five rows.
+        serialization:
+            ``"skops"`` (default, executes no code on load) or ``"cloudpickle"`` for models skops
+            cannot represent (the bytes are still hash-checked before loading).
+        trusted_types:
+            Extra types skops may load for this model (recorded, and audited).
+
+        Returns
+        -------
+        ModelVersion
+            The new version with its artifact manifest, run, data versions and code hash.
+
+        The model is logged inside the active tracked run; without one, a run named
+        ``log_model`` is opened and closed around the call.
+        """
+        from ..tracking.models import prepare_sklearn
+        from ..tracking.runs import current_run
+
+        name = validate_name(name, kind="model name")
+        if X_example is None:
+            raise InvalidInput(
+                "X_example is required", hint="pass a few training rows, e.g. X_example=X_train.head()", field="X_example"
+            )
+        prepared = prepare_sklearn(model, X_example, serialization=serialization, trusted_types=_trusted(trusted_types))
+        run = current_run()
+        own: ActiveRun | None = None
+        if run is None or run.ws.settings.root != self.ws.settings.root:
+            own = self.ws.start_run("log_model", kind="log_model")
+            run = own.start()
+        try:
+            version = self._log_in_run(prepared, name, run.run_id)
+        except BaseException as exc:
+            if own is not None:
+                own.end(exc)
+            raise
+        if own is not None:
+            own.end()
+        return version
+
+    def _log_in_run(self, prepared: PreparedModel, name: str, run_id: str) -> ModelVersion:
+        from ..tracking import models as mlf
+
+        ws = self.ws
+        backend = ws.tracking
+        trusted, serialization, model_type = prepared.trusted_types, prepared.serialization, prepared.model_type
+        logged = mlf.log_sklearn(backend, prepared, run_id=run_id)
+        number = mlf.register_version(backend, name, logged, run_id=run_id)
+        ref = f"{name}@{number}"
+        try:
+            manifest = mlf.hash_artifacts(backend, logged.artifact_uri)
+            manifest_sha = sha256_json(manifest)
+            code_sha, data_versions = self._provenance(run_id)
+            with ws.transaction() as conn:
+                event = ws.record(
+                    conn,
+                    "model.log",
+                    "model_version",
+                    ref,
+                    {
+                        "model_type": model_type,
+                        "run_id": run_id,
+                        "model_id": logged.model_id,
+                        "serialization": serialization,
+                        "trusted_types": list(trusted),
+                        "manifest_sha256": manifest_sha,
+                        "files": {k: v["sha256"] for k, v in manifest.items()},
+                        "code_sha256": code_sha,
+                        "data_versions": data_versions,
+                    },
+                )
+                conn.execute(
+                    sa.insert(model_versions).values(
+                        name=name,
+                        version=number,
+                        author=ws.actor,
+                        created=event.ts,
+                        run_id=run_id,
+                        model_uri=logged.model_uri,
+                        model_id=logged.model_id,
+                        artifact_uri=logged.artifact_uri,
+                        flavor="sklearn",
+                        serialization=serialization,
+                        trusted_types=json.dumps(list(trusted)),
+                        manifest=json.dumps(manifest, sort_keys=True),
+                        manifest_sha256=manifest_sha,
+                        code_sha256=code_sha,
+                        data_versions=json.dumps(data_versions),
+                        signature=json.dumps(logged.signature) if logged.signature else None,
+                        model_type=model_type,
+                        status="none",
+                        log_seq=event.seq,
+                    )
+                )
+                ws.link(conn, ("run", run_id), "produced", ("model_version", ref))
+                for dv in data_versions:
+                    ws.link(conn, ("data_version", dv), "trained", ("model_version", ref))
+        except BaseException:
+            with contextlib.suppress(MlopsError):
+                mlf.delete_version(backend, name, number)
+            raise
+        return self.get(ref)
+
+    def _provenance(self, run_id: str) -> tuple[str | None, list[str]]:
+        """The run's code hash and the data versions linked to it as inputs (from lineage)."""
+        from ..lineage.schema import lineage_edges
+        from ..tracking.schema import runs
+
+        with self.ws.db.read() as conn:
+            code = conn.execute(sa.select(runs.c.source_sha256).where(runs.c.run_id == run_id)).scalar()
+            data = conn.execute(
+                sa.select(lineage_edges.c.src_id)
+                .where(
+                    lineage_edges.c.dst_type == "run",
+                    lineage_edges.c.dst_id == run_id,
+                    lineage_edges.c.relation == "input_of",
+                    lineage_edges.c.src_type == "data_version",
+                )
+                .order_by(lineage_edges.c.id)
+            ).scalars()
+            data_versions = list(dict.fromkeys(str(d) for d in data))
+        if not code:
+            code = self.ws.tracking.get_run(run_id)["tags"].get("mlops.source_sha256")
+        return (str(code) if code else None), data_versions
+
+    # -- reading --------------------------------------------------------------------------------
+    def _row(self, conn: Connection, spec: str) -> Any:
+        vs = parse_version_spec(spec, default_alias="latest", kind="model version")
+        t = model_versions
+        q = sa.select(t).where(t.c.name == vs.name)
+        if vs.version is not None:
+            row = conn.execute(q.where(t.c.version == vs.version)).first()
+        elif vs.fingerprint is not None:
+            rows = conn.execute(q.where(t.c.manifest_sha256.startswith(vs.fingerprint))).all()
+            if len(rows) > 1:
+                raise InvalidInput(f"{spec} matches {len(rows)} versions", value=spec, hint="give more hex digits", field="spec")
+            row = rows[0] if rows else None
+        elif vs.alias == "latest":
+            row = conn.execute(q.order_by(t.c.version.desc()).limit(1)).first()
+        else:
+            target = self._aliases(conn, vs.name).get(str(vs.alias))
+            if target is None:
+                exists = conn.execute(sa.select(t.c.version).where(t.c.name == vs.name).limit(1)).first()
+                raise NotFound(
+                    f"model {vs.name} has no alias {vs.alias!r}" if exists else f"no model named {vs.name!r}",
+                    value=str(spec),
+                    hint=f"`jupyter-mlops model history {vs.name}` shows its aliases"
+                    if exists
+                    else "`jupyter-mlops model list` shows the models",
+                    field="spec",
+                )
+            row = conn.execute(q.where(t.c.version == target)).first()
+        if row is None:
+            known = [r.version for r in conn.execute(sa.select(t.c.version).where(t.c.name == vs.name).order_by(t.c.version))]
+            raise NotFound(
+                f"no model version {spec}",
+                value=str(spec),
+                hint=f"{vs.name} has versions {', '.join(map(str, known))}"
+                if known
+                else "`jupyter-mlops model list` shows the models",
+                field="spec",
+            )
+        return row
+
+    def _aliases(self, conn: Connection, name: str) -> dict[str, int]:
+        """The current target of each alias of ``name`` (the newest history row wins)."""
+        h = model_alias_history
+        current: dict[str, int | None] = {}
+        for r in conn.execute(sa.select(h.c.alias, h.c.to_version).where(h.c.name == name).order_by(h.c.id)):
+            current[r.alias] = r.to_version
+        return {a: v for a, v in current.items() if v is not None}
+
+    def _entity(self, conn: Connection, row: Any) -> ModelVersion:
+        aliases = tuple(sorted(a for a, v in self._aliases(conn, row.name).items() if v == row.version))
+        return ModelVersion(
+            name=row.name,
+            version=row.version,
+            author=row.author,
+            created=row.created,
+            run_id=row.run_id,
+            model_uri=row.model_uri,
+            model_id=row.model_id,
+            artifact_uri=row.artifact_uri,
+            flavor=row.flavor,
+            serialization=row.serialization,
+            model_type=row.model_type,
+            manifest_sha256=row.manifest_sha256,
+            status=row.status,
+            code_sha256=row.code_sha256,
+            data_versions=tuple(json.loads(row.data_versions or "[]")),
+            trusted_types=tuple(json.loads(row.trusted_types or "[]")),
+            aliases=aliases,
+            manifest=json.loads(row.manifest),
+            signature=json.loads(row.signature) if row.signature else None,
+        )
+
+    def get(self, spec: str) -> ModelVersion:
+        """The version ``spec`` names (``name@3``, ``name@latest``, ``name@champion`` ...)."""
+        self.ws._ensure_schema()
+        with self.ws.db.read() as conn:
+            return self._entity(conn, self._row(conn, spec))
+
+    def resolve(self, spec: str) -> str:
+        """``name@version`` for any spec; other services use it to key their records."""
+        return self.get(spec).ref
+
+    def list_models(self, name: str | None = None) -> ModelTable:
+        """Every registered version (of ``name``, if given), by name and newest version first."""
+        self.ws._ensure_schema()
+        t = model_versions
+        q = sa.select(t).order_by(t.c.name, t.c.version.desc())
+        if name is not None:
+            q = q.where(t.c.name == validate_name(name, kind="model name"))
+        with self.ws.db.read() as conn:
+            return ModelTable(tuple(self._entity(conn, r) for r in conn.execute(q).all()))
+
+    def reviews(self, spec: str) -> tuple[Review, ...]:
+        """The review requests, approvals and rejections of a version, oldest first."""
+        self.ws._ensure_schema()
+        r = model_reviews
+        with self.ws.db.read() as conn:
+            row = self._row(conn, spec)
+            rows = conn.execute(sa.select(r).where(r.c.name == row.name, r.c.version == row.version).order_by(r.c.id)).all()
+        return tuple(
+            Review(x.name, x.version, x.action, x.actor, x.ts, x.text, x.status_before, x.status_after, x.audit_seq) for x in rows
+        )
+
+    def alias_history(self, name: str, alias: str | None = None) -> AliasHistory:
+        """Every move of ``name``'s aliases (or of one alias): who, when, from, to, approved by."""
+        self.ws._ensure_schema()
+        name = validate_name(name, kind="model name")
+        h = model_alias_history
+        q = sa.select(h).where(h.c.name == name).order_by(h.c.id)
+        if alias is not None:
+            q = q.where(h.c.alias == _review.validate_alias(alias))
+        with self.ws.db.read() as conn:
+            if conn.execute(sa.select(model_versions.c.name).where(model_versions.c.name == name).limit(1)).first() is None:
+                raise NotFound(
+                    f"no model named {name!r}", value=name, hint="`jupyter-mlops model list` shows the models", field="name"
+                )
+            rows = conn.execute(q).all()
+        moves = tuple(
+            AliasMove(r.name, r.alias, r.from_version, r.to_version, r.actor, r.ts, r.approved_by, r.audit_seq) for r in rows
+        )
+        return AliasHistory(name=name, alias=alias, moves=moves)
+
+    # -- loading --------------------------------------------------------------------------------
+    def load_model(self, spec: str) -> Any:
+        """Load a version after re-hashing every artifact file; refuse changed bytes.
+
+        Raises
+        ------
+        IntegrityError
+            A file changed, appeared or disappeared since logging (the message names it), the
+            registry record was altered, or MLflow's alias points at another version.
+        """
+        from ..tracking import models as mlf
+
+        mv = self.get(spec)
+        if sha256_json(mv.manifest) != mv.manifest_sha256:
+            raise IntegrityError(
+                f"the registry record of {mv.ref} was altered: its manifest does not match its hash",
+                value=mv.ref,
+                hint="compare with the model.log audit event (`jupyter-mlops audit verify`)",
+            )
+        vs = parse_version_spec(spec, default_alias="latest", kind="model version")
+        if vs.alias and vs.alias != "latest":
+            in_mlflow = mlf.get_alias(self.ws.tracking, mv.name, vs.alias)
+            if in_mlflow != mv.version:
+                raise IntegrityError(
+                    f"MLflow points {mv.name}@{vs.alias} at version {in_mlflow}, the registry at version {mv.version}",
+                    value=str(spec),
+                    hint="the alias was moved outside jupyter-mlops; move it back with "
+                    f"`jupyter-mlops model promote {mv.ref} --alias {vs.alias}`",
+                )
+        with mlf.fetch_verified(self.ws.tracking, mv.artifact_uri, mv.manifest, ref=mv.ref) as folder:
+            return mlf.load_verified(folder, serialization=mv.serialization, trusted_types=mv.trusted_types, ref=mv.ref)
+
+    # -- review (rules in registry/review.py) ------------------------------------------------------
+    def request_review(self, spec: str, note: str = "") -> Review:
+        """Submit a version for review; it needs a completed evaluation and a model card."""
+        return _review.request_review(self, spec, note)
+
+    def approve(self, spec: str, comment: str = "") -> Review:
+        """Approve a pending version (a reviewer who is not its author)."""
+        return _review.decide(self, spec, comment, approve=True)
+
+    def reject(self, spec: str, comment: str = "") -> Review:
+        """Reject a pending version (a reviewer who is not its author)."""
+        return _review.decide(self, spec, comment, approve=False)
+
+    def promote(self, spec: str, alias: str | None = None) -> AliasMove:
+        """Point ``alias`` (default: the serving alias) at a version; the serving alias needs approval."""
+        return _review.promote(self, spec, alias)
