@@ -29,10 +29,13 @@ def main() -> int:
     out = ROOT / "output"
     out.mkdir()
     _papermill(out)
+    # The demo pipeline (prepare -> train sweep -> evaluate -> audit), run as a scheduler would.
+    _run(*cli, "run", str(HERE / "pipeline.yaml"))
     _run(*cli, "runs", "list", "--limit", "10")
     _run(*cli, "audit", "verify")
     print(
-        f"\nResults are in {ROOT}/.mlops (executed notebooks in {out}).\n"
+        f"\nResults are in {ROOT}/.mlops (executed notebooks in {out} and, for the pipeline\n"
+        f"stages, in {ROOT}/.mlops/outputs; run it again and every stage is reused from the cache).\n"
         f"Browse the runs:  cd {ROOT} && mlflow ui --backend-store-uri sqlite:///.mlops/mlflow.db\n"
         f"Audit trail:      cd {ROOT} && jupyter-mlops audit log"
     )
@@ -47,7 +50,10 @@ def _papermill(out: Path) -> None:
     src = HERE / "01_track_experiment.ipynb"
     os.environ["JUPYTER_MLOPS_NOTEBOOK_PATH"] = str(src)
     print(f"$ papermill {src.name} -> {out / src.name}", flush=True)
-    papermill.execute_notebook(str(src), str(out / src.name), cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+    try:
+        papermill.execute_notebook(str(src), str(out / src.name), cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+    finally:
+        os.environ.pop("JUPYTER_MLOPS_NOTEBOOK_PATH", None)  # the commands that follow are not that notebook
 
 
 if __name__ == "__main__":

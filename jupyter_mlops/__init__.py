@@ -28,6 +28,11 @@ _EXPORTS: dict[str, str] = {
     "log_params": "jupyter_mlops.fluent",
     "list_runs": "jupyter_mlops.fluent",
     "lineage": "jupyter_mlops.fluent",
+    "run_notebook": "jupyter_mlops.fluent",
+    "run_pipeline": "jupyter_mlops.fluent",
+    "rerun": "jupyter_mlops.fluent",
+    "NotebookRun": "jupyter_mlops.pipelines.tracked",
+    "PipelineResult": "jupyter_mlops.pipelines.results",
     "ActiveRun": "jupyter_mlops.tracking.runs",
     "AuditEvent": "jupyter_mlops.core.entities",
     "AuditVerification": "jupyter_mlops.core.entities",
@@ -166,6 +171,9 @@ if TYPE_CHECKING:
     from .fluent import alias_history, approve, list_models, load_model, log_model, promote, reject, request_review
     from .registry.entities import AliasHistory, AliasMove, ModelTable, ModelVersion, Review
     from .lineage.graph import LineageGraph
+    from .fluent import rerun, run_notebook, run_pipeline
+    from .pipelines.results import PipelineResult
+    from .pipelines.tracked import NotebookRun
     from .quality.report import QualityReport
     from .tracking.runs import ActiveRun
     from .workspace import Workspace

@@ -47,6 +47,7 @@ SCHEMA_MODULES = (
     "jupyter_mlops.quality.schema",
     "jupyter_mlops.evaluation.schema",
     "jupyter_mlops.cards.schema",
+    "jupyter_mlops.pipelines.schema",
 )
 
 #: Who may do what when ``[access] mode = "enforce"``: permission -> roles (``owner`` = the creator).

@@ -1,1 +1,1 @@
-"""Executors (filled in by its issue)."""
+"""Executors: where pipeline stages and sweep runs execute, a local process pool or a Dask cluster."""

@@ -1,1 +1,1 @@
-"""Pipelines (filled in by its issue)."""
+"""Pipelines: notebooks run headless with papermill as tracked, cached, audited stages of a DAG."""

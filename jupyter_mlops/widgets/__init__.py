@@ -1,1 +1,1 @@
-"""Widgets (filled in by its issue)."""
+"""Widgets: notebook front-ends built with ipywidgets (pipeline progress; dashboards come with the reviewer UI)."""

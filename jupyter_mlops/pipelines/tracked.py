@@ -1,0 +1,377 @@
+"""One notebook execution inside a tracked run, and the records it leaves behind.
+
+The stage run is opened (``kind="stage"``) before the kernel starts, so runs the notebook opens
+(``%%track``, ``mlops.start_run``) become its children: the kernel gets ``JUPYTER_MLOPS_PARENT_RUN_ID``
+and ``JUPYTER_MLOPS_HOME`` through ``ws.child_env`` (the composition layer builds the environment).
+When the kernel is done, whatever the outcome, the executed notebook is stored in the object store and as an MLflow artifact,
+the children's metrics and data versions are gathered, declared outputs are checked, the run is
+closed, and one transaction writes the ``stage_runs`` row, the ``stage.end`` audit event and the
+lineage edges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..core.entities import Entity, escape
+from ..core.paths import resolve_inside, validate_file
+from ..errors import InvalidInput, MlopsError, StageFailed
+from .cache import environment_hash, fingerprint
+from .execute import Outcome, ProgressCallback, code_hash, declared_parameters, read_notebook
+from .schema import stage_runs
+from .spec import IOSpec
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+__all__ = ["NotebookRun", "UnknownParameterWarning", "check_parameters", "now", "run_tracked"]
+
+
+class UnknownParameterWarning(UserWarning):
+    """A parameter was given that the notebook's ``parameters`` cell does not define."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclasses.dataclass(frozen=True)
+class NotebookRun(Entity):
+    """One executed, reused or skipped notebook stage."""
+
+    stage_run_id: str
+    stage: str
+    notebook: str
+    outcome: str
+    run_id: str | None = None
+    source_run_id: str | None = None
+    pipeline_run_id: str | None = None
+    variant: int | None = None
+    attempt: int = 1
+    message: str = ""
+    cell_index: int | None = None
+    ename: str | None = None
+    evalue: str | None = None
+    output_path: str | None = None
+    output_object_id: str | None = None
+    code_sha256: str = ""
+    cache_key: str | None = None
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    unknown_parameters: tuple[str, ...] = ()
+    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    outputs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    data_versions: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.SUCCEEDED.value, Outcome.CACHED.value)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def __str__(self) -> str:
+        label = self.stage + (f"[{self.variant}]" if self.variant is not None else "")
+        tail = f" (reused run {self.source_run_id})" if self.source_run_id else (f" run {self.run_id}" if self.run_id else "")
+        text = f"{label}: {self.outcome}{tail} in {self.seconds:.1f}s"
+        if self.message:
+            text += f"\n  {self.message}"
+        if self.output_path:
+            text += f"\n  output notebook: {self.output_path}"
+        return text
+
+    def _repr_html_(self) -> str:
+        colour = "#1a7f37" if self.ok else ("#555" if self.outcome == "SKIPPED" else "#cf222e")
+        return (
+            f"<div><b>{escape(self.stage)}</b> <span style='color:{colour}'>{escape(self.outcome)}</span> "
+            f"<code>{escape(self.run_id or self.source_run_id or '')}</code> {self.seconds:.1f}s "
+            f"{escape(self.message)}</div>"
+        )
+
+
+def check_parameters(nb: Mapping[str, Any], params: Mapping[str, Any], notebook: Path) -> tuple[str, ...]:
+    """Refuse parameters for a notebook without a ``parameters`` cell; return (and warn about) unknown names."""
+    if not params:
+        return ()
+    declared = declared_parameters(nb)
+    if declared is None:
+        raise InvalidInput(
+            f"{notebook.name} has no cell tagged 'parameters', so {', '.join(sorted(params))} cannot be injected",
+            value=str(notebook),
+            hint="add the tag 'parameters' to the cell that defines the defaults (View > Cell Toolbar > Tags)",
+            field="parameters",
+        )
+    unknown = tuple(sorted(k for k in params if k not in declared))
+    if unknown:
+        warnings.warn(
+            f"{notebook.name}: parameter(s) {', '.join(unknown)} are not defined in its parameters cell; "
+            "they are injected and recorded anyway",
+            UnknownParameterWarning,
+            stacklevel=3,
+        )
+    return unknown
+
+
+def _children_details(ws: Workspace, run_id: str) -> tuple[dict[str, float], list[tuple[str, str]]]:
+    """Metrics of the child runs (later runs win) and the data nodes linked to them."""
+    from ..lineage.schema import lineage_edges
+    from ..tracking.schema import runs
+
+    with ws.db.read() as conn:
+        children = [
+            r.run_id
+            for r in conn.execute(sa.select(runs.c.run_id).where(runs.c.parent_run_id == run_id).order_by(runs.c.started))
+        ]
+        ids = [run_id, *children]
+        edges = conn.execute(
+            sa.select(lineage_edges).where(
+                sa.or_(
+                    sa.and_(lineage_edges.c.src_type == "run", lineage_edges.c.src_id.in_(ids)),
+                    sa.and_(lineage_edges.c.dst_type == "run", lineage_edges.c.dst_id.in_(ids)),
+                )
+            )
+        ).all()
+    data: list[tuple[str, str]] = []
+    for e in edges:
+        other = (e.dst_type, e.dst_id) if e.src_type == "run" and e.src_id in ids else (e.src_type, e.src_id)
+        if other[0].startswith("data") and other not in data:
+            data.append(other)
+    metrics: dict[str, float] = {}
+    for child in children:
+        try:
+            found = ws.tracking.get_run(child)["metrics"]
+            metrics.update({k: v for k, v in found.items() if not k.startswith("mlops.")})  # not run timings
+        except MlopsError:
+            continue
+    return metrics, data
+
+
+def run_tracked(
+    ws: Workspace,
+    notebook: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    output: str | Path | None = None,
+    timeout: float | None = None,
+    kernel: str | None = None,
+    stage: str | None = None,
+    experiment: str | None = None,
+    pipeline_run_id: str | None = None,
+    variant: int | None = None,
+    attempt: int = 1,
+    cache_key: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    outputs: Sequence[IOSpec] = (),
+    base_dir: str | Path | None = None,
+    on_event: ProgressCallback | None = None,
+) -> NotebookRun:
+    """Execute ``notebook`` inside a tracked stage run and record everything; see the module docstring."""
+    from .execute import execute_notebook
+
+    path = validate_file(notebook).resolve()
+    nb = read_notebook(path)
+    params = dict(parameters or {})
+    unknown = check_parameters(nb, params, path)
+    if output is not None and not str(output).endswith(".ipynb"):
+        raise InvalidInput(f"--output must name a .ipynb file, got {str(output)!r}", value=str(output), field="output")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise InvalidInput(f"timeout must be a positive number of seconds, got {timeout!r}", value=timeout, field="timeout")
+    root = ws.settings.root
+    try:
+        rel = path.relative_to(root).as_posix()
+    except ValueError:
+        rel = str(path)
+    chash = code_hash(nb)
+    name = stage or path.stem
+    base = Path(base_dir) if base_dir is not None else path.parent
+    started = now()
+    t0 = time.perf_counter()
+    wall0 = time.time()
+    tags = {"mlops.notebook_sha256": chash, "mlops.stage": name}
+    if pipeline_run_id:
+        tags["mlops.pipeline_run_id"] = pipeline_run_id
+    if unknown:
+        tags["mlops.unknown_parameters"] = ",".join(unknown)
+    run = ws.start_run(
+        name, experiment=experiment, params=params, tags=tags, source={"notebook": rel, "source_sha256": chash}, kind="stage"
+    ).start()
+    out_path = Path(output).resolve() if output is not None else ws.settings.home / "outputs" / f"{name}-{run.run_id[:12]}.ipynb"
+    env = ws.child_env(parent_run_id=run.run_id, notebook_path=rel, home=str(root), user=ws.actor)
+    failure: BaseException | None = None
+    result: dict[str, Any] = {"outcome": Outcome.FAILED.value, "message": "", "cell_index": None, "ename": None, "evalue": None}
+    object_id: str | None = None
+    produced: dict[str, Any] = {}
+    metrics: dict[str, float] = {}
+    data_nodes: list[tuple[str, str]] = []
+    try:
+        execution = execute_notebook(
+            path, out_path, parameters=params, kernel_name=kernel, timeout=timeout, cwd=path.parent, env=env, on_event=on_event
+        )
+        result = {k: getattr(execution, k) for k in ("outcome", "message", "cell_index", "ename", "evalue")}
+    except BaseException as exc:  # KeyboardInterrupt included: the run must still close
+        failure = exc
+        result["message"] = f"{type(exc).__name__}: {exc}"
+        result["outcome"] = Outcome.KILLED.value if isinstance(exc, KeyboardInterrupt) else Outcome.FAILED.value
+    try:
+        if out_path.is_file():
+            object_id = ws.objects.put_file(out_path).object_id
+            ws.tracking.log_artifact(run.run_id, out_path, "mlops")
+        metrics, data_nodes = _children_details(ws, run.run_id)
+        if result["outcome"] == Outcome.SUCCEEDED.value:
+            missing = []
+            for io in outputs:
+                fp = fingerprint(ws, io, base)
+                stale = io.kind == "file" and fp is not None and resolve_inside(base, io.ref).stat().st_mtime < wall0 - 1
+                if fp is None or stale:
+                    missing.append(io.ref)
+                else:
+                    produced[io.key] = fp
+            if missing:
+                result.update(outcome=Outcome.FAILED.value, message=f"declared output(s) not produced: {', '.join(missing)}")
+    except MlopsError as err:
+        if result["outcome"] == Outcome.SUCCEEDED.value:
+            result.update(outcome=Outcome.FAILED.value, message=f"recording the stage failed: {err}")
+    for k, v in metrics.items():
+        run.log_metric(k, v)
+    run.set_tag("mlops.outcome", result["outcome"])
+    if object_id:
+        run.set_tag("mlops.output_sha256", object_id)
+    ok = result["outcome"] == Outcome.SUCCEEDED.value
+    run.end(None if ok else (failure or StageFailed(result["message"] or result["outcome"])))
+    seconds = time.perf_counter() - t0
+    record = NotebookRun(
+        stage_run_id=uuid.uuid4().hex,
+        stage=name,
+        notebook=rel,
+        outcome=result["outcome"],
+        run_id=run.run_id,
+        pipeline_run_id=pipeline_run_id,
+        variant=variant,
+        attempt=attempt,
+        message=result["message"],
+        cell_index=result["cell_index"],
+        ename=result["ename"],
+        evalue=result["evalue"],
+        output_path=str(out_path) if out_path.is_file() else None,
+        output_object_id=object_id,
+        code_sha256=chash,
+        cache_key=cache_key,
+        params=params,
+        unknown_parameters=unknown,
+        inputs=dict(inputs or {}),
+        outputs=produced,
+        metrics=metrics,
+        data_versions=tuple(f"{t}:{i}" for t, i in data_nodes),
+        seconds=round(seconds, 3),
+    )
+    write_stage_record(ws, record, started=started, kernel=kernel, data_nodes=data_nodes, inputs_spec=inputs)
+    if failure is not None and not isinstance(failure, Exception):
+        raise failure
+    return record
+
+
+def write_stage_record(
+    ws: Workspace,
+    rec: NotebookRun,
+    *,
+    started: str,
+    kernel: str | None = None,
+    data_nodes: Sequence[tuple[str, str]] = (),
+    inputs_spec: Mapping[str, Any] | None = None,
+    action: str = "stage.end",
+) -> None:
+    """The ``stage_runs`` row, its audit event and lineage edges, in one transaction."""
+    env_hash = environment_hash()
+    with ws.transaction() as conn:
+        event = ws.record(
+            conn,
+            action,
+            "stage_run",
+            rec.stage_run_id,
+            {
+                "stage": rec.stage,
+                "variant": rec.variant,
+                "attempt": rec.attempt,
+                "outcome": rec.outcome,
+                "run_id": rec.run_id,
+                "source_run_id": rec.source_run_id,
+                "pipeline_run_id": rec.pipeline_run_id,
+                "notebook": rec.notebook,
+                "code_sha256": rec.code_sha256,
+                "cache_key": rec.cache_key,
+                "message": rec.message,
+                "cell_index": rec.cell_index,
+                "ename": rec.ename,
+                "output_sha256": rec.output_object_id,
+                "unknown_parameters": list(rec.unknown_parameters),
+                "outputs": rec.outputs,
+            },
+        )
+        conn.execute(
+            sa.insert(stage_runs).values(
+                stage_run_id=rec.stage_run_id,
+                pipeline_run_id=rec.pipeline_run_id,
+                stage=rec.stage,
+                variant=rec.variant,
+                attempt=rec.attempt,
+                run_id=rec.run_id,
+                source_run_id=rec.source_run_id,
+                notebook=rec.notebook,
+                code_sha256=rec.code_sha256,
+                kernel=kernel,
+                cache_key=rec.cache_key,
+                outcome=rec.outcome,
+                message=rec.message,
+                cell_index=rec.cell_index,
+                ename=rec.ename,
+                evalue=rec.evalue,
+                output_object_id=rec.output_object_id,
+                output_path=rec.output_path,
+                params=json.dumps(rec.params, default=str, sort_keys=True),
+                inputs=json.dumps(rec.inputs, default=str, sort_keys=True),
+                outputs=json.dumps(rec.outputs, default=str, sort_keys=True),
+                metrics=json.dumps(rec.metrics, sort_keys=True),
+                environment_sha256=env_hash,
+                started=started,
+                ended=event.ts,
+                seconds=rec.seconds,
+            )
+        )
+        run_node = ("run", rec.run_id or rec.source_run_id or "")
+        if rec.pipeline_run_id and run_node[1]:
+            ws.link(
+                conn, ("pipeline_run", rec.pipeline_run_id), "contains", run_node, {"stage": rec.stage, "outcome": rec.outcome}
+            )
+        if rec.run_id:
+            if rec.output_object_id:
+                ws.link(conn, run_node, "produced", ("object", rec.output_object_id), {"kind": "executed_notebook"})
+            for node in data_nodes:
+                ws.link(conn, run_node, "used", node)
+            for key, fp in (inputs_spec or {}).items():
+                ws.link(
+                    conn,
+                    ("file" if key.startswith("file:") else "data", key.removeprefix("file:")),
+                    "input_to",
+                    run_node,
+                    {"fingerprint": fp},
+                )
+            for key, fp in rec.outputs.items():
+                ws.link(
+                    conn,
+                    run_node,
+                    "produced",
+                    ("file" if key.startswith("file:") else "data", key.removeprefix("file:")),
+                    {"fingerprint": fp},
+                )
