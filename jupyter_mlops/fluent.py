@@ -51,6 +51,7 @@ __all__ = [
     "load_data",
     "version_data",
     "current_workspace",
+    "dashboard",
     "edit_card",
     "evaluate",
     "get_card",
@@ -626,3 +627,21 @@ def rerun(run_id: str, *, tolerance: float = 1e-6) -> RerunCheck:
 
 
 # -- dashboards (issue 6) ---------------------------------------------------------------------
+def dashboard(name: str, **options: Any) -> Any:
+    """A reviewer dashboard over the current workspace: ``"experiments"``, ``"data"``, ``"models"`` or ``"audit"``.
+
+    Parameters
+    ----------
+    name
+        Which dashboard to build.
+    **options
+        Dashboard options, e.g. ``experiment="arrests"``, ``page_size=100``, ``refresh_seconds=30``.
+
+    Returns
+    -------
+    jupyter_mlops.widgets.common.Dashboard
+        An ipywidgets box (ipywidgets is imported only here, on first use).
+    """
+    from .widgets import dashboard as _dashboard
+
+    return _dashboard(name, current_workspace(), **options)

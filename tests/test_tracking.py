@@ -127,3 +127,21 @@ def test_mlflow_calls_inside_a_run_land_in_the_same_run(ws: mlops.Workspace) -> 
         mlops.log_metric("from_mlops", 3.0)
     metrics = _client(ws).get_run(run.run_id).data.metrics
     assert {k: v for k, v in metrics.items() if not k.startswith("mlops.")} == {"from_mlflow": 2.0, "from_mlops": 3.0}
+
+
+def test_metric_sorted_listing_gives_sqlite_planner_statistics(ws: mlops.Workspace) -> None:
+    import sqlite3
+
+    from dashboard_paint import seed_runs
+
+    seed_runs(ws, 1200, experiment="many")
+    db = ws.settings.tracking_uri[len("sqlite:///") :]
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()[0] == 0
+    exp = ws.tracking.experiment_id("many")
+    page, token = ws.tracking.search_runs([exp], order_by=["metrics.accuracy DESC"], max_results=50)
+    values = [r["metrics"]["accuracy"] for r in page]
+    assert len(values) == 50 and token and values == sorted(values, reverse=True)
+    with sqlite3.connect(db) as con:
+        described = con.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs' LIMIT 1").fetchone()[0]
+    assert int(described.split()[0]) == 1200

@@ -88,6 +88,7 @@ class MlflowBackend:
         self.artifact_location = artifact_location
         self._client: MlflowClient | None = None
         self._experiments: dict[str, str] = {}
+        self._stats_checked = False
 
     # -- plumbing -----------------------------------------------------------------------------
     @property
@@ -249,6 +250,7 @@ class MlflowBackend:
         page_token: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of runs (the store does the filtering, sorting and paging)."""
+        self._refresh_sqlite_stats()
         with _wrap("search runs"):
             page = self.client.search_runs(
                 experiment_ids, filter_string=filter_string, order_by=order_by, max_results=max_results, page_token=page_token
@@ -286,6 +288,39 @@ class MlflowBackend:
         with _wrap(f"read metric history of {key}"):
             hist = self.client.get_metric_history(run_id, key)
             return sorted((int(m.step), float(m.value)) for m in hist)[:max_points]
+
+    def _refresh_sqlite_stats(self) -> None:
+        """Give SQLite's query planner statistics for MLflow's tables when they are missing or stale.
+
+        Without them, ``search_runs`` ordered by a metric on 10,000 runs took 27 s here (a full
+        scan per page); after ``ANALYZE`` the same page took 0.26 s. MLflow never analyzes its
+        store, so the adapter does, once per process and only when the runs table has grown to
+        twice what the statistics describe.
+        """
+        if self._stats_checked or not self.tracking_uri.startswith("sqlite:///"):
+            return
+        self._stats_checked = True
+        import sqlite3
+
+        path = self.tracking_uri[len("sqlite:///") :]
+        try:
+            con = sqlite3.connect(path, timeout=30)
+        except sqlite3.Error:
+            return
+        try:
+            count = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+            try:
+                row = con.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs' LIMIT 1").fetchone()
+                described = int(str(row[0]).split()[0]) if row else 0
+            except sqlite3.OperationalError:  # no statistics table yet
+                described = 0
+            if count >= 500 and count > 2 * described:
+                con.execute("ANALYZE")
+                con.commit()
+        except sqlite3.Error:
+            pass  # statistics are an optimisation; never fail a listing over them
+        finally:
+            con.close()
 
     def autolog(self, enable: bool = True) -> None:
         """Turn scikit-learn autologging on or off (it logs into the active fluent run)."""

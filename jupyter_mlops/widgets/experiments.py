@@ -1,0 +1,432 @@
+"""The experiments dashboard: one page of runs at a time, compared side by side, and one run in full.
+
+Sorting, filtering and paging are done by the tracking store (``search_runs`` with ``order_by``,
+``filter_string`` and a page token), so a 10,000-run experiment costs one page of rows to show,
+never a scan of every run into a DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+import sqlalchemy as sa
+
+from ..core.entities import escape
+from ..errors import InvalidInput
+from ..tracking.schema import runs as runs_table
+from .charts import Chart, bar_chart, line_chart
+from .common import Dashboard, badge, html_table, kv_table, note, pre, section
+from .table import DataTable
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+__all__ = ["ExperimentsDashboard", "mlflow_filter", "order_key", "run_detail_html"]
+
+STATUSES = ("any", "FINISHED", "FAILED", "KILLED", "RUNNING")
+MAX_METRIC_COLUMNS = 8
+MAX_PARAM_COLUMNS = 5
+MAX_COMPARE = 12
+KEY_PACKAGES = (
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+    "fairlearn",
+    "mlflow",
+    "jupyter-mlops",
+    "torch",
+    "xgboost",
+    "lightgbm",
+)
+
+
+def _quote_key(kind: str, key: str) -> str:
+    if key.replace("_", "").replace(".", "").isalnum():
+        return f"{kind}.{key}"
+    if "`" in key:
+        raise InvalidInput(f"cannot sort by {key!r}", value=key, hint="keys with a backtick cannot be queried")
+    return f"{kind}.`{key}`"
+
+
+def order_key(kind: str, key: str) -> str:
+    """The MLflow ``order_by`` column for a metric, parameter or attribute key."""
+    return _quote_key(kind, key)
+
+
+def mlflow_filter(*, status: str | None = None, name_contains: str = "", query: str = "") -> str:
+    """Combine the dashboard's filter boxes into one MLflow ``filter_string``.
+
+    ``query`` is passed through as written (MLflow's own grammar, e.g. ``metrics.acc > 0.8``);
+    a name to search for may not contain quotes, since MLflow's grammar cannot escape them.
+    """
+    parts = []
+    if status and status != "any":
+        if status not in STATUSES:
+            raise InvalidInput(f"unknown run status {status!r}", value=status, hint=f"one of {', '.join(STATUSES[1:])}")
+        parts.append(f"attributes.status = '{status}'")
+    name = name_contains.strip()
+    if name:
+        if "'" in name or '"' in name or "\\" in name:
+            raise InvalidInput(f"a name filter cannot contain quotes or backslashes: {name!r}", value=name, field="name")
+        parts.append(f"attributes.run_name ILIKE '%{name}%'")
+    if query.strip():
+        parts.append(query.strip())
+    return " and ".join(parts)
+
+
+def _ms_to_iso(ms: Any) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(start: Any, end: Any) -> float | None:
+    if not start or not end:
+        return None
+    return round((int(end) - int(start)) / 1000, 2)
+
+
+def experiments_of(ws: Workspace) -> list[tuple[str, int]]:
+    """Experiments with tracked runs and how many runs each has (one grouped query)."""
+    ws._ensure_schema()
+    q = sa.select(runs_table.c.experiment, sa.func.count()).group_by(runs_table.c.experiment).order_by(runs_table.c.experiment)
+    with ws.db.read() as conn:
+        return [(str(e), int(n)) for e, n in conn.execute(q)]
+
+
+def _count(ws: Workspace, experiment: str, status: str | None) -> int:
+    q = sa.select(sa.func.count()).select_from(runs_table).where(runs_table.c.experiment == experiment)
+    if status and status != "any":
+        q = q.where(runs_table.c.status == status)
+    with ws.db.read() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
+class ExperimentsDashboard(Dashboard):
+    """Runs of an experiment: a paged, sortable, filterable table; compare; run detail."""
+
+    title = "Experiments"
+
+    def __init__(
+        self, ws: Workspace, *, experiment: str | None = None, page_size: int = 50, refresh_seconds: float | None = None
+    ) -> None:
+        self.experiment = w.Dropdown(description="experiment", layout=w.Layout(width="300px"))
+        self.status_filter = w.Dropdown(options=list(STATUSES), value="any", description="status", layout=w.Layout(width="190px"))
+        self.name_filter = w.Text(placeholder="name contains", continuous_update=False, layout=w.Layout(width="170px"))
+        self.query = w.Text(
+            placeholder="filter, e.g. metrics.accuracy > 0.8 and params.C = '1'",
+            continuous_update=False,
+            layout=w.Layout(width="380px"),
+        )
+        self.apply_button = w.Button(description="Apply", button_style="primary", layout=w.Layout(width="80px"))
+        self.page_size = w.Dropdown(
+            options=[25, 50, 100, 200],
+            value=page_size if page_size in (25, 50, 100, 200) else 50,
+            description="rows",
+            layout=w.Layout(width="130px"),
+        )
+        self.prev_button = w.Button(description="\u25c0 Prev", layout=w.Layout(width="80px"))
+        self.next_button = w.Button(description="Next \u25b6", layout=w.Layout(width="80px"))
+        self.page_label = w.HTML()
+        self.table = DataTable(selectable=True, sort="attributes.start_time DESC", empty_text="no runs match")
+        self.detail = w.HTML("<div class='mlops-muted'>click a run to see its details</div>")
+        self.detail_charts = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.compare = w.HTML("<div class='mlops-muted'>tick two or more runs to compare them</div>")
+        self.compare_charts = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.tabs = w.Tab([w.VBox([self.detail, self.detail_charts]), w.VBox([self.compare, self.compare_charts])])
+        self.tabs.set_title(0, "Run detail")
+        self.tabs.set_title(1, "Compare")
+        self._tokens: list[str | None] = [None]
+        self._next_token: str | None = None
+        self._page_runs: dict[str, dict[str, Any]] = {}
+        super().__init__(ws, refresh_seconds=refresh_seconds)
+        self.body.children = [
+            w.HBox(
+                [self.experiment, self.status_filter, self.name_filter, self.query, self.apply_button],
+                layout=w.Layout(flex_flow="row wrap"),
+            ),
+            self.table,
+            w.HBox([self.prev_button, self.next_button, self.page_size, self.page_label], layout=w.Layout(align_items="center")),
+            self.tabs,
+        ]
+        with self.guard("list experiments"):
+            self._load_experiments(experiment)
+        self.apply_button.on_click(lambda _b: self.first_page())
+        self.prev_button.on_click(lambda _b: self.prev_page())
+        self.next_button.on_click(lambda _b: self.next_page())
+        for widget in (self.experiment, self.status_filter, self.page_size, self.name_filter, self.query):
+            widget.observe(lambda _c: self.first_page(), names="value")
+        self.table.observe(lambda _c: self.first_page(), names="sort")
+        self.table.observe(self._on_active, names="active")
+        self.table.observe(self._on_selected, names="selected")
+        self.first_page()
+
+    # -- data ----------------------------------------------------------------------------------
+    def _load_experiments(self, wanted: str | None) -> None:
+        exps = experiments_of(self.ws)
+        options = [(f"{name} ({n} runs)", name) for name, n in exps]
+        names = [n for _, n in options]
+        default = wanted or (self.experiment.value if self.experiment.value in names else None)
+        if default is None:
+            default = (
+                self.ws.settings.default_experiment
+                if self.ws.settings.default_experiment in names
+                else (names[0] if names else None)
+            )
+        if wanted and wanted not in names:
+            options.append((f"{wanted} (no runs)", wanted))
+        self.experiment.options = options
+        if default is not None:
+            self.experiment.value = default
+
+    def reload(self) -> None:
+        self._load_experiments(self.experiment.value)
+        self._query(self._tokens[-1])
+        if self.table.active:
+            self.show_run(self.table.active)
+        if len(self.table.selected) > 1:
+            self.compare_runs(list(self.table.selected))
+
+    def first_page(self) -> None:
+        self._tokens = [None]
+        with self.guard("list runs"):
+            self._query(None)
+
+    def next_page(self) -> None:
+        if self._next_token is None:
+            return
+        with self.guard("next page"):
+            self._tokens.append(self._next_token)
+            self._query(self._next_token)
+
+    def prev_page(self) -> None:
+        if len(self._tokens) <= 1:
+            return
+        with self.guard("previous page"):
+            self._tokens.pop()
+            self._query(self._tokens[-1])
+
+    def _query(self, token: str | None) -> None:
+        exp = self.experiment.value
+        if not exp:
+            self.table.show([], columns=[], caption="no experiments yet: track a run first")
+            self.page_label.value = ""
+            return
+        filter_string = mlflow_filter(
+            status=self.status_filter.value, name_contains=self.name_filter.value, query=self.query.value
+        )
+        exp_id = self.ws.tracking.experiment_id(exp, create=False)
+        order = [self.table.sort] if self.table.sort else ["attributes.start_time DESC"]
+        found, self._next_token = self.ws.tracking.search_runs(
+            [exp_id], filter_string=filter_string, order_by=order, max_results=int(self.page_size.value), page_token=token
+        )
+        self._page_runs = {r["run_id"]: r for r in found}
+        self._show_page(found)
+        page_no = len(self._tokens)
+        first = (page_no - 1) * int(self.page_size.value) + 1
+        if self.name_filter.value.strip() or self.query.value.strip():
+            total = ""
+        else:
+            total = f" of {_count(self.ws, exp, self.status_filter.value)}"
+        span = f"runs {first}\u2013{first + len(found) - 1}{total}" if found else "no runs"
+        self.page_label.value = f"<span class='mlops-muted'>page {page_no} \u00b7 {escape(span)}</span>"
+        self.prev_button.disabled = page_no <= 1
+        self.next_button.disabled = self._next_token is None
+        if not self.last_error:
+            self.show_status(f"{len(found)} runs shown, sorted by {order[0]}")
+
+    def _show_page(self, found: list[dict[str, Any]]) -> None:
+        metric_keys: list[str] = []
+        param_keys: list[str] = []
+        sort_col = self.table.sort.rsplit(" ", 1)[0]
+        for r in found:
+            for k in r["metrics"]:
+                if k not in metric_keys:
+                    metric_keys.append(k)
+            for k in r["params"]:
+                if k not in param_keys:
+                    param_keys.append(k)
+        metric_keys = sorted(metric_keys, key=lambda k: (order_key("metrics", k) != sort_col, k))[:MAX_METRIC_COLUMNS]
+        param_keys = sorted(param_keys, key=lambda k: (order_key("params", k) != sort_col, k))[:MAX_PARAM_COLUMNS]
+        columns: list[dict[str, Any]] = [
+            {"key": "name", "label": "run", "sort_key": "attributes.run_name"},
+            {"key": "status", "label": "status", "sort_key": "attributes.status"},
+            {"key": "actor", "label": "by"},
+            {"key": "started", "label": "started (UTC)", "sort_key": "attributes.start_time"},
+            {"key": "seconds", "label": "s", "numeric": True},
+        ]
+        columns += [{"key": "m:" + k, "label": k, "numeric": True, "sort_key": order_key("metrics", k)} for k in metric_keys]
+        columns += [{"key": "p:" + k, "label": k, "sort_key": order_key("params", k)} for k in param_keys]
+        rows = []
+        for r in found:
+            row: dict[str, Any] = {
+                "id": r["run_id"],
+                "name": r["name"],
+                "status": r["status"],
+                "actor": r["tags"].get("mlops.actor", r["tags"].get("mlflow.user", "")),
+                "started": _ms_to_iso(r["start_time"]),
+                "seconds": _duration(r["start_time"], r["end_time"]),
+            }
+            row.update({"m:" + k: r["metrics"].get(k) for k in metric_keys})
+            row.update({"p:" + k: r["params"].get(k) for k in param_keys})
+            rows.append(row)
+        self.table.show(rows, columns=columns, caption=f"experiment {self.experiment.value}")
+
+    # -- detail and compare -----------------------------------------------------------------------
+    def _on_active(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            with self.guard("show run"):
+                self.show_run(change["new"])
+
+    def _on_selected(self, change: dict[str, Any]) -> None:
+        with self.guard("compare runs"):
+            self.compare_runs(list(change["new"]))
+
+    def show_run(self, run_id: str) -> None:
+        """Show one run in the detail tab."""
+        html, metric_history = run_detail_html(self.ws, run_id)
+        self.detail.value = html
+        charts = []
+        for key, points in list(metric_history.items())[:4]:
+            if len(points) > 1:
+                charts.append(
+                    Chart(
+                        spec=line_chart(
+                            f"{key} by step", [s for s, _ in points], {key: [v for _, v in points]}, width=360, height=220
+                        )
+                    )
+                )
+        self.detail_charts.children = charts
+        self.tabs.selected_index = 0
+
+    def compare_runs(self, run_ids: list[str]) -> None:
+        """Parameters and metrics of the ticked runs side by side, with one chart per metric."""
+        self.tabs.set_title(1, f"Compare ({len(run_ids)})")
+        if len(run_ids) < 2:
+            self.compare.value = "<div class='mlops-muted'>tick two or more runs to compare them</div>"
+            self.compare_charts.children = []
+            return
+        runs = [self._page_runs.get(rid) or self.ws.tracking.get_run(rid) for rid in run_ids[:MAX_COMPARE]]
+        labels = [f"{r['name']} ({r['run_id'][:6]})" for r in runs]
+        params = sorted({k for r in runs for k in r["params"]})
+        metrics = sorted({k for r in runs for k in r["metrics"]})
+
+        def differs(row: Any) -> bool:
+            return len({str(v) for v in row[1:]}) > 1
+
+        html = (
+            (note(f"showing the first {MAX_COMPARE} of {len(run_ids)} ticked runs", "warn") if len(run_ids) > MAX_COMPARE else "")
+            + section(
+                "Metrics",
+                html_table(["metric", *labels], [[k, *[r["metrics"].get(k) for r in runs]] for k in metrics], highlight=differs),
+            )
+            + section(
+                "Parameters (rows that differ are highlighted)",
+                html_table(["parameter", *labels], [[k, *[r["params"].get(k) for r in runs]] for k in params], highlight=differs),
+            )
+        )
+        self.compare.value = html
+        self.compare_charts.children = [
+            Chart(spec=bar_chart(k, labels, {k: [r["metrics"].get(k) for r in runs]}, width=340, height=240)) for k in metrics[:6]
+        ]
+        if not self.table.active:
+            self.tabs.selected_index = 1
+
+
+def run_detail_html(ws: Workspace, run_id: str) -> tuple[str, dict[str, list[tuple[int, float]]]]:
+    """The detail view of one run as escaped HTML, plus metric histories for the charts."""
+    from ..core.paths import validate_object_id
+
+    validate_object_id(run_id)
+    r = ws.tracking.get_run(run_id)
+    with ws.db.read() as conn:
+        rec = conn.execute(sa.select(runs_table).where(runs_table.c.run_id == run_id)).first()
+    tags = r["tags"]
+    status = r["status"]
+    tone = {"FINISHED": "good", "FAILED": "bad", "KILLED": "warn", "RUNNING": "info"}.get(status, "none")
+    outcome = [
+        ("status", status),
+        ("started (UTC)", _ms_to_iso(r["start_time"])),
+        ("ended (UTC)", _ms_to_iso(r["end_time"])),
+        ("wall time (s)", tags.get("mlops.wall_time_s", "")),
+        ("by", tags.get("mlops.actor", tags.get("mlflow.user", ""))),
+        ("run id", run_id),
+    ]
+    error = (rec.error if rec is not None else None) or tags.get("mlops.error")
+    if rec is not None and rec.parent_run_id:
+        outcome.append(("parent run", rec.parent_run_id))
+    if tags.get("mlops.notes"):
+        outcome.append(("notes", tags["mlops.notes"]))
+    graph = ws.lineage("run", run_id)
+    me = f"run:{run_id}"
+    lineage_rows = []
+    data_rows = []
+    for e in graph.edges:
+        src, dst = f"{e.src_type}:{e.src_id}", f"{e.dst_type}:{e.dst_id}"
+        if me not in (src, dst):
+            continue
+        other_type, other_id, direction = (e.src_type, e.src_id, "in") if dst == me else (e.dst_type, e.dst_id, "out")
+        lineage_rows.append([direction, e.relation, other_type, other_id])
+        if other_type.startswith("data") and direction == "in":
+            data_rows.append([other_id, e.relation, short_payload(e.payload)])
+    source_rows = [
+        ("notebook", (rec.notebook if rec is not None else None) or tags.get("mlops.notebook") or "unknown"),
+        ("cell id", (rec.cell_id if rec is not None else None) or tags.get("mlops.cell_id") or "unknown"),
+        ("source sha256", tags.get("mlops.source_sha256", "unknown")),
+        ("execution count", tags.get("mlops.execution_count", "unknown")),
+    ]
+    cell = ws.tracking.read_text_artifact(run_id, "mlops/cell.py")
+    env_rows = [
+        ("python", tags.get("mlops.python", "unknown")),
+        ("git commit", tags.get("mlops.git.commit", "unknown")),
+        ("git branch", tags.get("mlops.git.branch", "unknown")),
+        ("uncommitted changes", tags.get("mlops.git.dirty", "unknown")),
+        ("environment sha256", tags.get("mlops.environment_sha256", "unknown")),
+    ]
+    env_text = ws.tracking.read_text_artifact(run_id, "mlops/environment.json")
+    packages = ""
+    if env_text:
+        try:
+            env = json.loads(env_text)
+            pk = env.get("packages") if isinstance(env, dict) else None
+            if isinstance(pk, dict) and pk:
+                key = [(n, pk[n]) for n in KEY_PACKAGES if n in pk]
+                packages = (
+                    kv_table([("os", env.get("os", "unknown")), *key])
+                    + f"<details><summary class='mlops-muted'>all {len(pk)} installed packages</summary>"
+                    + html_table(["package", "version"], sorted(pk.items()))
+                    + "</details>"
+                )
+        except ValueError:
+            packages = pre(env_text[:4000])
+    history = {}
+    for key in sorted(r["metrics"])[:4]:
+        history[key] = ws.tracking.metric_history(run_id, key)
+    html = (
+        f"<div><span class='mlops-title'>{escape(r['name'])}</span> {badge(status, tone)}</div>"
+        + (f"<div class='mlops-note tone-bad'><b>error:</b> {escape(error)}</div>" if error else "")
+        + section("Outcome", kv_table(outcome))
+        + section("Parameters", kv_table(sorted(r["params"].items())))
+        + section("Metrics", kv_table(sorted(r["metrics"].items())))
+        + section(
+            "Data versions used",
+            html_table(["data version", "relation", "details"], data_rows)
+            if data_rows
+            else "<div class='mlops-muted'>no data version was recorded for this run</div>",
+        )
+        + section("Lineage", html_table(["direction", "relation", "type", "id"], lineage_rows))
+        + section(
+            "Source", kv_table(source_rows) + (pre(cell) if cell else "<div class='mlops-muted'>cell source not stored</div>")
+        )
+        + section("Environment", kv_table(env_rows) + packages)
+    )
+    return html, history
+
+
+def short_payload(payload: dict[str, Any]) -> str:
+    """A few payload fields as ``k=v`` text."""
+    return ", ".join(f"{k}={v}" for k, v in list(payload.items())[:4])

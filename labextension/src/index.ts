@@ -1,0 +1,126 @@
+/**
+ * jupyter-mlops for JupyterLab: the MLOps side panel and three palette commands.
+ */
+import {
+  ILabShell,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  InputDialog,
+  MainAreaWidget,
+  Notification
+} from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { listIcon } from '@jupyterlab/ui-components';
+
+import { ApiError, postAPI } from './api';
+import { CardView } from './card';
+import { MlopsPanel } from './panel';
+
+export const COMMANDS = {
+  runNotebook: 'jupyter-mlops:run-notebook',
+  openCard: 'jupyter-mlops:open-card',
+  verifyAudit: 'jupyter-mlops:verify-audit'
+};
+
+function describe(err: unknown): string {
+  return err instanceof ApiError ? `${err.error}: ${err.describe()}` : String((err as Error)?.message ?? err);
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-mlops:sidebar',
+  description: 'MLOps side panel: runs, data versions, models, reviews and the audit chain.',
+  autoStart: true,
+  optional: [INotebookTracker, ICommandPalette, ILabShell],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker | null,
+    palette: ICommandPalette | null
+  ) => {
+    const settings = app.serviceManager.serverSettings;
+    const openCard = (spec: string) => {
+      const widget = new MainAreaWidget({ content: new CardView(settings, spec) });
+      widget.id = `jupyter-mlops-card-${Date.now()}`;
+      widget.title.label = `Card ${spec}`;
+      widget.title.closable = true;
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+    };
+    const panel = new MlopsPanel(settings, openCard);
+    panel.title.icon = listIcon;
+    app.shell.add(panel, 'left', { rank: 900 });
+
+    if (tracker) {
+      const follow = () => panel.setNotebook(tracker.currentWidget?.context.path ?? null);
+      tracker.currentChanged.connect(follow);
+      tracker.widgetAdded.connect((_, nb) => {
+        void nb.context.ready.then(follow);
+      });
+      follow();
+    }
+
+    app.commands.addCommand(COMMANDS.runNotebook, {
+      label: 'MLOps: Run current notebook as a tracked pipeline stage',
+      isEnabled: () => !!tracker?.currentWidget,
+      execute: async () => {
+        const nb = tracker?.currentWidget;
+        if (!nb) {
+          return;
+        }
+        await nb.context.save();
+        const path = nb.context.path;
+        const id = Notification.emit(`Running ${path} as a tracked stage...`, 'in-progress', { autoClose: false });
+        try {
+          const result = await postAPI<any>(settings, 'pipelines/run-notebook', { path });
+          const outcome = String(result?.outcome ?? result?.status ?? 'done');
+          Notification.update({ id, message: `${path}: ${outcome} (run ${String(result?.run_id ?? '')})`, type: outcome === 'SUCCEEDED' ? 'success' : 'warning', autoClose: 8000 });
+          await panel.refresh();
+          return result;
+        } catch (err) {
+          Notification.update({ id, message: describe(err), type: 'error', autoClose: 10000 });
+        }
+      }
+    });
+
+    app.commands.addCommand(COMMANDS.openCard, {
+      label: "MLOps: Open a model's card",
+      execute: async args => {
+        let spec = typeof args?.spec === 'string' ? args.spec : '';
+        if (!spec) {
+          const answer = await InputDialog.getText({ title: 'Model version (NAME@VERSION)', placeholder: 'credit-model@1' });
+          spec = answer.button.accept ? (answer.value ?? '').trim() : '';
+        }
+        if (spec) {
+          openCard(spec);
+        }
+      }
+    });
+
+    app.commands.addCommand(COMMANDS.verifyAudit, {
+      label: 'MLOps: Verify the audit chain',
+      execute: async () => {
+        try {
+          const result = await panel.verifyAudit();
+          if (result.ok) {
+            Notification.success(`Audit chain intact (${result.checked} events)`, { autoClose: 5000 });
+          } else {
+            Notification.error(`Audit chain broken at event #${result.first_bad_seq}: ${result.reason}`, { autoClose: false });
+          }
+          return result;
+        } catch (err) {
+          Notification.error(describe(err), { autoClose: 8000 });
+        }
+      }
+    });
+
+    if (palette) {
+      for (const command of Object.values(COMMANDS)) {
+        palette.addItem({ command, category: 'MLOps' });
+      }
+    }
+  }
+};
+
+export default plugin;

@@ -1,0 +1,293 @@
+"""The dashboards in a real browser: JupyterLab on loopback (token and XSRF on), Debian's Chromium.
+
+- a second user (bob, a reviewer, not the author) approves a model version in the models
+  dashboard; the approval is recorded and audited;
+- an XSS corpus stored through the API (run names, parameters, review notes, card text) shows up
+  in the dashboards as text: no dialog, no script, no event-handler attribute;
+- screenshots of each dashboard go to test-results/ (look at them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dashboard_paint import open_notebook, run_cell, write_notebook
+from dashboard_scenario import MODEL, make_reviewed_model, make_runs, set_reviewers
+from harness import CHROMIUM_FLAGS, LabServer, chromium_path
+
+import jupyter_mlops as mlops
+
+pytestmark = pytest.mark.browser
+
+RESULTS = Path(__file__).resolve().parent.parent / "test-results"
+
+#: Stored through the API and shown by the dashboards. Anything that runs sets window.__xss or opens a dialog.
+XSS_PAYLOADS = [
+    "<script>window.__xss=1;alert(1)</script>",
+    '<img src=x onerror="window.__xss=2;alert(2)">',
+    '<svg onload="window.__xss=3;alert(3)">',
+    "<svg><script>window.__xss=4</script></svg>",
+    '<iframe src="javascript:window.parent.__xss=5"></iframe>',
+    '<a href="javascript:window.__xss=6">click me</a>',
+    "javascript:window.__xss=7",
+    '<body onload="window.__xss=8">',
+    '<details open ontoggle="window.__xss=9">',
+    '<input autofocus onfocus="window.__xss=10">',
+    '<video><source onerror="window.__xss=11"></video>',
+    '<audio src=x onerror="window.__xss=12">',
+    '<marquee onstart="window.__xss=13">m</marquee>',
+    '"><script>window.__xss=14</script>',
+    "'><img src=x onerror=window.__xss=15>",
+    "</textarea><script>window.__xss=16</script>",
+    "</title><script>window.__xss=17</script>",
+    "<style>@import 'javascript:window.__xss=18';</style>",
+    '<object data="javascript:window.__xss=19"></object>',
+    '<embed src="javascript:window.__xss=20">',
+    '<form id="mlops"><input name="attributes"></form>',
+    '<img id="__proto__" name="getElementById">',
+    '<a id="location" href="javascript:window.__xss=23">x</a>',
+    "[click](javascript:window.__xss=24)",
+    '![img](x" onerror="window.__xss=25)',
+    "<math><mtext><table><mglyph><style><img src=x onerror=window.__xss=26>",
+    '<svg><a xlink:href="javascript:window.__xss=27"><text x=20 y=20>x</text></a></svg>',
+    "{{constructor.constructor('window.__xss=28')()}}",
+    "${window.__xss=29}",
+    '<img src="x" onerror="&#119;indow.__xss=30">',
+    "<scr<script>ipt>window.__xss=31</scr</script>ipt>",
+    '<div style="background:url(javascript:window.__xss=32)">',
+    '<base href="javascript:window.__xss=33//">',
+    '<meta http-equiv="refresh" content="0;url=javascript:window.__xss=34">',
+]
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> Iterator[None]:
+    """Replace pytest-jupyter's autouse event loop here: Playwright's sync API runs its own loop,
+    and closing pytest-jupyter's loop while Playwright's is running fails at teardown."""
+    yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> Iterator[None]:
+    """pytest-jupyter's in-process server clean-up: these tests use a real ``jupyter lab`` instead."""
+    yield None
+
+
+def _ensure_browser() -> str:
+    exe = chromium_path()
+    if not exe:
+        if os.environ.get("MLOPS_REQUIRE_BROWSER") == "1":
+            pytest.fail("MLOPS_REQUIRE_BROWSER=1 but no chromium found")
+        pytest.skip("no system chromium (apt-get install chromium)")
+    return exe
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_type_launch_args, "executable_path": _ensure_browser(), "args": CHROMIUM_FLAGS}
+
+
+class _LabAsUser(LabServer):
+    """The lab server whose kernels act as ``kernel_user`` (``JUPYTER_MLOPS_USER``)."""
+
+    kernel_user = "bob"
+
+    def _env(self) -> dict[str, str]:
+        env = super()._env()
+        env["JUPYTER_MLOPS_USER"] = self.kernel_user
+        return env
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_LabAsUser]:
+    _ensure_browser()
+    root = tmp_path_factory.mktemp("ui") / "project"
+    ws = mlops.init(root, user="alice")
+    set_reviewers(ws, "bob")
+    make_runs(ws, 6)
+    make_runs(ws, len(XSS_PAYLOADS), experiment="xss", names=XSS_PAYLOADS)
+    with ws.start_run("params-xss", experiment="xss", params={f"p{i}": p for i, p in enumerate(XSS_PAYLOADS)}) as run:
+        run.log_metric("accuracy", 0.5)
+        run.note(XSS_PAYLOADS[0])
+    make_reviewed_model(ws, card_text="\n".join(XSS_PAYLOADS))
+    ref2 = make_reviewed_model(ws, request=False)
+    ws.models.request_review(ref2, note=" ".join(XSS_PAYLOADS))
+    server = _LabAsUser(root, tmp_path_factory.mktemp("lab-state"), username="bob").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _watch(page: Any) -> list[str]:
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.set_viewport_size({"width": 1400, "height": 2200})
+    return dialogs
+
+
+def _no_script_ran(page: Any, dialogs: list[str]) -> None:
+    assert dialogs == []
+    assert page.evaluate("() => window.__xss") is None
+    handlers = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.mlops-dash *')).filter(e =>
+             Array.from(e.attributes).some(a => a.name.startsWith('on') ||
+               (['href', 'src', 'xlink:href', 'action', 'formaction', 'data'].includes(a.name) && /javascript:/i.test(a.value)))).length"""
+    )
+    assert handlers == 0
+    assert (
+        page.evaluate("() => document.querySelectorAll('.mlops-dash script, .mlops-dash iframe, .mlops-dash object').length") == 0
+    )
+
+
+def _dash(page: Any, index: int = 0) -> Any:
+    """The ``index``-th dashboard of the notebook tab in front (restored tabs stay hidden)."""
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .mlops-dash").nth(index)
+
+
+def _shot(page: Any, locator: Any, name: str) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"dashboard-{name}.png"
+    locator.screenshot(path=str(path))
+    return path
+
+
+def test_models_dashboard_approve_as_second_user(lab: _LabAsUser, page: Any) -> None:
+    dialogs = _watch(page)
+    write_notebook(lab.root_dir / "review.ipynb", ["import jupyter_mlops as mlops\nboard = mlops.dashboard('models')\nboard"])
+    open_notebook(page, lab, "review.ipynb")
+    run_cell(page, 0)
+    ref = f"{MODEL}@1"
+    dash = _dash(page)
+    row = dash.locator(f".mlops-table tr[data-row-id='{ref}']")
+    row.wait_for(timeout=60_000)
+    assert dash.locator(".mlops-table tbody tr").count() == 2  # both versions wait for review
+    row.click()
+    dash.get_by_text("you (bob) may approve or reject").wait_for(timeout=30_000)
+    _shot(page, dash, "models-review")
+    for tab, selector, name in (
+        ("Evaluation & fairness", ".mlops-chart svg", "models-evaluation"),
+        ("Lineage", ".mlops-graph svg", "models-lineage"),
+        ("Card", ".mlops-card", "models-card"),
+    ):
+        dash.locator(".lm-TabBar-tab", has_text=tab).click()
+        dash.locator(selector).first.wait_for(timeout=30_000)
+        _shot(page, dash, name)
+    # the card's user-written text is shown as text
+    assert "window.__xss=2" in dash.locator(".mlops-card").inner_text()
+    dash.locator(".lm-TabBar-tab", has_text="Review").click()
+    dash.locator("textarea").fill("checked the per-group rates; approved")
+    dash.locator("button.widget-button[title=Approve]").click()
+    dash.get_by_text(f"{ref} approved by bob").wait_for(timeout=30_000)
+    _shot(page, dash, "models-approved")
+    _no_script_ran(page, dialogs)
+
+    ws = mlops.Workspace.open(lab.root_dir, user="alice")
+    assert ws.models.get(ref).status == "approved"
+    reviews = ws.models.reviews(ref)
+    assert reviews[-1].action == "approve" and reviews[-1].actor == "bob" and "per-group rates" in reviews[-1].text
+    events = ws.audit_events(action="model.approve")
+    assert [e.actor for e in events] == ["bob"] and events[0].object_id == ref
+    assert ws.verify_audit().ok
+
+
+def test_author_sees_why_she_cannot_approve(lab: _LabAsUser, page: Any) -> None:
+    _watch(page)
+    write_notebook(
+        lab.root_dir / "author.ipynb",
+        ["import jupyter_mlops as mlops\nmlops.use('.', user='alice')\nmlops.dashboard('models', status='all')"],
+    )
+    open_notebook(page, lab, "author.ipynb")
+    run_cell(page, 0)
+    dash = _dash(page)
+    dash.locator(f".mlops-table tr[data-row-id='{MODEL}@2']").click(timeout=60_000)
+    dash.get_by_text("you (alice) are the author").wait_for(timeout=30_000)
+    assert dash.locator("button.widget-button[title=Approve]").is_disabled()
+    assert "not in the reviewers list" in dash.inner_text()
+    _shot(page, dash, "models-author-blocked")
+
+
+def test_xss_corpus_is_shown_as_text_in_every_dashboard(lab: _LabAsUser, page: Any) -> None:
+    dialogs = _watch(page)
+    cells = [
+        "import jupyter_mlops as mlops\nmlops.dashboard('experiments', experiment='xss')",
+        "mlops.dashboard('audit')",
+        "mlops.dashboard('data')",
+        "mlops.dashboard('models', status='all')",
+    ]
+    write_notebook(lab.root_dir / "xss.ipynb", cells)
+    open_notebook(page, lab, "xss.ipynb")
+    for i in range(len(cells)):
+        run_cell(page, i)
+        _dash(page, i).wait_for(timeout=60_000)
+    exp = _dash(page, 0)
+    exp.locator(".mlops-table-wrap[data-rows]").wait_for(timeout=30_000)
+    table_text = exp.locator(".mlops-table").inner_text()
+    shown = [p for p in XSS_PAYLOADS if p.strip()[:40] in table_text]
+    assert len(shown) >= 25, f"only {len(shown)} payloads visible as text"
+    # open the run whose parameters and notes are payloads
+    exp.locator(".mlops-table tbody tr", has_text="params-xss").click()
+    exp.get_by_text("Parameters").first.wait_for(timeout=30_000)
+    assert "<script>window.__xss=1;alert(1)</script>" in exp.inner_text()
+    # compare two payload-named runs
+    boxes = exp.locator(".mlops-table tbody tr input[type=checkbox]")
+    boxes.nth(1).check()
+    boxes.nth(2).check()
+    exp.locator(".lm-TabBar-tab", has_text="Compare").click()
+    exp.locator(".mlops-chart svg").first.wait_for(timeout=30_000)
+    _shot(page, exp, "experiments-xss")
+    audit = _dash(page, 1)
+    audit.locator(".mlops-table-wrap[data-rows]").wait_for(timeout=30_000)
+    assert "audit chain intact" in audit.inner_text()
+    _shot(page, audit, "audit")
+    _shot(page, _dash(page, 2), "data")
+    models = _dash(page, 3)
+    models.locator(f".mlops-table tr[data-row-id='{MODEL}@2']").click()
+    models.get_by_text("Review history").wait_for(timeout=30_000)
+    assert "window.__xss=14" in models.inner_text()  # the review note, as text
+    _no_script_ran(page, dialogs)
+
+
+def test_experiments_dashboard_pages_and_sorts_in_the_browser(lab: _LabAsUser, page: Any) -> None:
+    _watch(page)
+    write_notebook(
+        lab.root_dir / "runs.ipynb",
+        ["import jupyter_mlops as mlops\nmlops.dashboard('experiments', experiment='arrests', page_size=25)"],
+    )
+    open_notebook(page, lab, "runs.ipynb")
+    run_cell(page, 0)
+    dash = _dash(page)
+    dash.locator(".mlops-table-wrap[data-rows]").wait_for(timeout=60_000)
+    assert int(dash.locator(".mlops-table-wrap").get_attribute("data-rows")) >= 8  # 6 sweep runs + 2 training runs
+    dash.locator(".mlops-table th", has_text="accuracy").click()
+    # The header arrow can change before the store's new page arrives: wait for the rows themselves
+    # to be in descending accuracy order, with a run that has the metric on top.
+    page.wait_for_function(
+        """() => {
+            const table = document.querySelector('.mlops-table');
+            if (!table) return false;
+            const heads = Array.from(table.querySelectorAll('th'));
+            const col = heads.findIndex(t => t.textContent.includes('accuracy \u25bc'));
+            if (col < 0) return false;
+            const vals = Array.from(table.querySelectorAll('tbody tr')).map(r => r.children[col]?.textContent.trim() ?? '');
+            const nums = vals.filter(v => v !== '').map(Number);
+            return vals[0] !== '' && nums.length >= 6 && nums.every((v, i) => i === 0 || nums[i - 1] >= v);
+        }""",
+        timeout=30_000,
+    )
+    first = dash.locator(".mlops-table tbody tr").first.inner_text()
+    assert "sweep-5" in first  # the best accuracy of the sweep (0.65) is on top
+    dash.locator(".mlops-table tbody tr", has_text="sweep-2").click()
+    dash.get_by_text("Data versions used").wait_for(timeout=30_000)
+    assert re.search(r"model = LogisticRegression\(C=0\.30\)", dash.inner_text())
+    _shot(page, dash, "experiments")
