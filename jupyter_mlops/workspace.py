@@ -283,6 +283,7 @@ class Workspace:
                     error=r.error,
                     params=details.get(r.run_id, {}).get("params", {}),
                     metrics=details.get(r.run_id, {}).get("metrics", {}),
+                    audit_seqs=tuple(s for s in (r.start_seq, r.end_seq) if s is not None),
                 )
                 for r in rows
             )

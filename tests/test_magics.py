@@ -98,6 +98,8 @@ def test_line_magic_lists_runs_and_verifies(ip: InteractiveShell, ws: mlops.Work
     ip.run_cell("%%track first\npass\n")
     table = ip.run_cell("%mlops runs list --limit 5").result
     assert [r.name for r in table] == ["first"]
+    bare = ip.run_cell("%mlops runs --limit 5").result  # the short form
+    assert [r.run_id for r in bare] == [r.run_id for r in table]
     assert "first" in table._repr_html_()
     verified = ip.run_cell("%mlops audit verify").result
     assert verified.ok and verified.checked == 3

@@ -90,8 +90,9 @@ def test_runs_are_cross_referenced_with_audit_events(ws: mlops.Workspace) -> Non
         mlops.log_metric("m", 1.0)
     info = ws.list_runs(experiment="exp-a").runs[0]
     assert info.run_id == run.run_id and info.metrics["m"] == 1.0 and "mlops.wall_time_s" in info.metrics
-    actions = [e.action for e in ws.audit_events(object_type="run", object_id=run.run_id, newest_first=False)]
-    assert actions == ["run.start", "run.end"]
+    events = ws.audit_events(object_type="run", object_id=run.run_id, newest_first=False)
+    assert [e.action for e in events] == ["run.start", "run.end"]
+    assert info.audit_seqs == tuple(e.seq for e in events)
     assert ws.verify_audit().ok
 
 

@@ -27,11 +27,12 @@ def register(subs: Any) -> None:
     p.add_argument("--offset", type=int, default=0)
     p.set_defaults(func=_audit_log)
 
-    runs = subs.add_parser("runs", help="tracked runs").add_subparsers(dest="verb", metavar="VERB", required=True)
+    runs_parser = subs.add_parser("runs", help="tracked runs (`runs` alone lists them)")
+    _list_options(runs_parser)
+    runs_parser.set_defaults(func=_runs_list)
+    runs = runs_parser.add_subparsers(dest="verb", metavar="VERB")
     p = runs.add_parser("list", help="list runs, newest first")
-    p.add_argument("--experiment")
-    p.add_argument("--status", choices=["RUNNING", "FINISHED", "FAILED", "KILLED"])
-    p.add_argument("--limit", type=int, default=20)
+    _list_options(p)
     p.set_defaults(func=_runs_list)
     p = runs.add_parser("show", help="one run's parameters, metrics and provenance")
     p.add_argument("run_id")
@@ -40,6 +41,12 @@ def register(subs: Any) -> None:
     cfg = subs.add_parser("config", help="settings").add_subparsers(dest="verb", metavar="VERB", required=True)
     p = cfg.add_parser("show", help="the resolved settings")
     p.set_defaults(func=_config_show)
+
+
+def _list_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--experiment")
+    p.add_argument("--status", choices=["RUNNING", "FINISHED", "FAILED", "KILLED"])
+    p.add_argument("--limit", type=int, default=20)
 
 
 def _init(ctx: Context, args: argparse.Namespace) -> Result:
@@ -109,13 +116,18 @@ def _runs_list(ctx: Context, args: argparse.Namespace) -> Result:
                 r.status,
                 r.actor,
                 r.started[:19],
-                ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())),
+                _audit_refs(r.audit_seqs),
+                ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items()) if not k.startswith("mlops.")),
             )
             for r in table
         ],
-        ["run id", "name", "experiment", "status", "actor", "started (UTC)", "metrics"],
+        ["run id", "name", "experiment", "status", "actor", "started (UTC)", "audit", "metrics"],
     )
     return Result(table, text)
+
+
+def _audit_refs(seqs: tuple[int, ...]) -> str:
+    return ",".join(f"#{s}" for s in seqs)
 
 
 def _runs_show(ctx: Context, args: argparse.Namespace) -> Result:

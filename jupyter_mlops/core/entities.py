@@ -123,6 +123,7 @@ class RunInfo(Entity):
     error: str | None = None
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    audit_seqs: tuple[int, ...] = ()
 
     def _repr_html_(self) -> str:
         colour = {"FINISHED": "#1a7f37", "FAILED": "#cf222e", "KILLED": "#9a6700"}.get(self.status, "#555")

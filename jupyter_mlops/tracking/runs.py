@@ -368,15 +368,24 @@ class RunTable:
         return {"runs": [r.to_dict() for r in self.runs]}
 
     def _repr_html_(self) -> str:
-        head = (
-            "<tr><th>run</th><th>name</th><th>experiment</th><th>status</th><th>actor</th><th>started</th><th>metrics</th></tr>"
-        )
-        body = "".join(
-            f"<tr><td><code>{escape(r.run_id[:12])}</code></td><td>{escape(r.name)}</td><td>{escape(r.experiment)}</td>"
-            f"<td>{escape(r.status)}</td><td>{escape(r.actor)}</td><td>{escape(r.started[:19])}</td>"
-            f"<td>{escape(', '.join(f'{k}={v:.4g}' for k, v in sorted(r.metrics.items())))}</td></tr>"
-            for r in self.runs
-        )
+        cols = ("run", "name", "experiment", "status", "actor", "started", "audit", "metrics")
+        head = "<tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
+
+        def row(r: RunInfo) -> str:
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items()) if not k.startswith("mlops."))
+            cells = (
+                f"<code>{escape(r.run_id[:12])}</code>",
+                escape(r.name),
+                escape(r.experiment),
+                escape(r.status),
+                escape(r.actor),
+                escape(r.started[:19]),
+                escape(", ".join(f"#{s}" for s in r.audit_seqs)),
+                escape(metrics),
+            )
+            return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+        body = "".join(row(r) for r in self.runs)
         return f"<table class='mlops-runs'>{head}{body}</table>"
 
     def __len__(self) -> int:
