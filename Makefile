@@ -28,8 +28,12 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# The real-browser tests run in their own pytest process: Playwright's sync API keeps an event
+# loop running in the main thread, which pytest-jupyter's autouse loop fixture would then
+# try to close in every later test.
 test: lint
-	. $(VENV)/bin/activate && $(PY) -m pytest -q -p no:cacheprovider
+	. $(VENV)/bin/activate && $(PY) -m pytest -q -p no:cacheprovider -m "not browser"
+	. $(VENV)/bin/activate && $(PY) -m pytest -q -p no:cacheprovider -m browser
 
 clean:
 	rm -rf $(VENV) demo-workspace build dist

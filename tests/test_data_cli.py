@@ -51,3 +51,32 @@ def test_magic_context_versions_a_notebook_variable(ws: mlops.Workspace) -> None
     args = parser.parse_args(["data", "version", "dff", "--name", "arrests"])
     with pytest.raises(CommandUsageError, match="no variable named 'dff'"):
         args.func(ctx, args)
+
+
+def test_data_check_command_passes_fails_and_stops(
+    ws: mlops.Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(ws.settings.root)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("columns:\n  age:\n    dtype: int64\n    ge: 0\n    le: 120\n")
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text("id,age\n1,30\n2,40\n")
+    bad.write_text("id,age\n1,30\n2,400\n")
+    for name, path in (("good", good), ("bad", bad)):
+        assert main(["-C", root, "data", "version", str(path), "--name", name]) == 0
+    ws.data.version(pd.read_csv(good), "good-frame")
+    ws.data.version(pd.read_csv(bad), "bad-frame")
+    capsys.readouterr()
+    assert main(["-C", root, "data", "check", "good-frame@1", "--rules", str(rules)]) == 0
+    assert "PASSED" in capsys.readouterr().out
+    # a failing check reports every failure; without --fail-on it is information, with it the command fails
+    assert main(["-C", root, "data", "check", "bad-frame@1", "--rules", str(rules)]) == 0
+    assert "FAILED" in capsys.readouterr().out
+    assert main(["-C", root, "--json", "data", "check", "bad-frame@1", "--rules", str(rules), "--fail-on", "error"]) == 1
+    reports = ws.quality.reports_for("bad-frame@1")
+    assert len(reports) == 2 and not reports[0].passed  # stored even when the command stops the pipeline
+    assert {f.column for f in reports[0].failures} == {"age"}
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("columns:\n  age:\n    isn: [1]\n")
+    assert main(["-C", root, "data", "check", "good-frame@1", "--rules", str(typo)]) == 2
+    assert "did you mean 'isin'" in capsys.readouterr().err

@@ -15,6 +15,9 @@ from jupyter_mlops.errors import PipelineError
 def cluster() -> Iterator[str]:
     from distributed import LocalCluster
 
+    from jupyter_mlops.executors.base import ensure_spawnable_main
+
+    ensure_spawnable_main()  # earlier tests in this process may have left IPython's __main__ behind
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as lc:
         yield lc.scheduler_address
 

@@ -100,3 +100,23 @@ def test_declared_output_not_produced_fails(ws: mlops.Workspace) -> None:
     result = ws.pipelines.run_pipeline(path)
     assert result.status == "FAILED"
     assert "declared output(s) not produced: missing.csv" in result.stages[0].message
+
+
+def test_local_pool_starts_from_inside_ipython(ws: mlops.Workspace) -> None:
+    """IPython replaces __main__ with a module that has no __spec__; spawn must still work."""
+    import sys
+    import types
+
+    from jupyter_mlops.executors.local import LocalExecutor
+
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")  # what IPython leaves: no __spec__, no __file__
+    del sys.modules["__main__"].__spec__
+    try:
+        pool = LocalExecutor(max_workers=1)
+        try:
+            assert pool.submit(sum, [1, 2, 3]).result(timeout=120) == 6
+        finally:
+            pool.close()
+    finally:
+        sys.modules["__main__"] = saved

@@ -13,8 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import (  # noqa: F401 - fixtures used by pytest
+    XSS_PAYLOADS,
+    browser_type_launch_args,
+    ensure_browser,
+    jp_asyncio_loop,
+    jp_server_cleanup,
+)
 from dashboard_scenario import make_reviewed_model, set_reviewers
-from harness import CHROMIUM_FLAGS, LabServer, chromium_path
+from harness import LabServer
 
 import jupyter_mlops as mlops
 
@@ -23,69 +30,7 @@ pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("MLOPS_SCREENSHOT_DIR") or Path(__file__).resolve().parent.parent / "test-results")
 NOTEBOOK = "train.ipynb"
 
-XSS = [
-    "<script>window.__xss=1</script>",
-    "<img src=x onerror=window.__xss=2>",
-    "<svg onload=window.__xss=3>",
-    "<svg><script>window.__xss=4</script></svg>",
-    "javascript:window.__xss=5",
-    '<a href="javascript:window.__xss=6">click</a>',
-    '<iframe src="javascript:window.__xss=7"></iframe>',
-    "<body onload=window.__xss=8>",
-    "<input autofocus onfocus=window.__xss=9>",
-    "<details open ontoggle=window.__xss=10>",
-    "<video><source onerror=window.__xss=11></video>",
-    "<audio src=x onerror=window.__xss=12>",
-    '"><script>window.__xss=13</script>',
-    "'><img src=x onerror=window.__xss=14>",
-    '<form id="jupyter-mlops-sidebar" name="jupyter-mlops-sidebar"></form>',
-    '<img name="getElementById" id="body">',
-    '<a id="__xss" name="__xss" href="#">clobber</a>',
-    "[link](javascript:window.__xss=18)",
-    '![img](x "onerror=window.__xss=19")',
-    "![x](javascript:window.__xss=20)",
-    "<math><mtext><script>window.__xss=21</script></mtext></math>",
-    '<object data="javascript:window.__xss=22"></object>',
-    '<embed src="javascript:window.__xss=23">',
-    "<marquee onstart=window.__xss=24>m</marquee>",
-    "<style>@import 'javascript:window.__xss=25';</style>",
-    "<template><img src=x onerror=window.__xss=26></template>",
-    '<noscript><p title="</noscript><img src=x onerror=window.__xss=27>">',
-    "{{constructor.constructor('window.__xss=28')()}}",
-    "${window.__xss=29}",
-    '<img src="x" onerror="&#119;indow.__xss=30">',
-    "<scr<script>ipt>window.__xss=31</scr</script>ipt>",
-    '<div style="background:url(javascript:window.__xss=32)">',
-    '<base href="javascript:window.__xss=33//">',
-    '<meta http-equiv="refresh" content="0;url=javascript:window.__xss=34">',
-]
-
-
-@pytest.fixture(autouse=True)
-def jp_asyncio_loop() -> Iterator[None]:
-    """Replace pytest-jupyter's autouse event loop here: Playwright's sync API runs its own loop,
-    and closing pytest-jupyter's loop while Playwright's is running fails at teardown."""
-    yield None
-
-
-@pytest.fixture(autouse=True)
-def jp_server_cleanup() -> Iterator[None]:
-    """pytest-jupyter's in-process server clean-up: these tests use a real ``jupyter lab`` instead."""
-    yield None
-
-
-def _ensure_browser() -> str:
-    exe = chromium_path()
-    if not exe:
-        if os.environ.get("MLOPS_REQUIRE_BROWSER") == "1":
-            pytest.fail("MLOPS_REQUIRE_BROWSER=1 but no chromium found")
-        pytest.skip("no system chromium (apt-get install chromium)")
-    return exe
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_type_launch_args, "executable_path": _ensure_browser(), "args": CHROMIUM_FLAGS}
+XSS = XSS_PAYLOADS
 
 
 def _write_notebook(path: Path) -> None:
@@ -102,7 +47,7 @@ def _write_notebook(path: Path) -> None:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     import pandas as pd
 
-    _ensure_browser()
+    ensure_browser()
     root = tmp_path_factory.mktemp("panel") / "project"
     ws = mlops.init(root, user="alice")
     set_reviewers(ws, "bob")

@@ -19,6 +19,8 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
+from .base import ensure_spawnable_main
+
 __all__ = ["LocalExecutor", "shared_pool"]
 
 
@@ -48,6 +50,7 @@ class LocalExecutor:
                 self._pool.shutdown(wait=False, cancel_futures=True)  # a worker died: start afresh
                 self._pool = None
             if self._pool is None:
+                ensure_spawnable_main()
                 self._pool = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=multiprocessing.get_context("spawn"))
                 self._warmed = set()
             return self._pool

@@ -219,21 +219,7 @@ class ActiveRun:
                     },
                 )
                 conn.execute(
-                    sa.insert(runs).values(
-                        run_id=self.run_id,
-                        experiment=self.experiment,
-                        experiment_id=self.experiment_id,
-                        name=self.name,
-                        actor=ws.actor,
-                        status="RUNNING",
-                        started=event.ts,
-                        notebook=notebook,
-                        cell_id=self.source.get("cell_id"),
-                        source_sha256=self._source_hash(),
-                        parent_run_id=self.parent_run_id,
-                        kind=self.kind,
-                        start_seq=event.seq,
-                    )
+                    sa.insert(runs).values(**self._row(notebook), status="RUNNING", started=event.ts, start_seq=event.seq)
                 )
                 if self.parent_run_id:
                     ws.link(conn, ("run", self.run_id), "child_of", ("run", self.parent_run_id))
@@ -241,6 +227,21 @@ class ActiveRun:
                     ws.link(conn, ("notebook", str(notebook)), "source_of", ("run", self.run_id))
         except BaseException as exc:  # surfaced by end()
             self._start_error = exc
+
+    def _row(self, notebook: str | None) -> dict[str, Any]:
+        """The columns of this run's ``runs`` row that do not depend on how it ended."""
+        return {
+            "run_id": self.run_id,
+            "experiment": self.experiment,
+            "experiment_id": self.experiment_id,
+            "name": self.name,
+            "actor": self.ws.actor,
+            "notebook": notebook,
+            "cell_id": self.source.get("cell_id"),
+            "source_sha256": self._source_hash(),
+            "parent_run_id": self.parent_run_id,
+            "kind": self.kind,
+        }
 
     def _source_hash(self) -> str | None:
         src = self.source.get("cell_source")
@@ -321,16 +322,10 @@ class ActiveRun:
                 if not updated:
                     conn.execute(
                         sa.insert(runs).values(
-                            run_id=self.run_id,
-                            experiment=self.experiment,
-                            experiment_id=self.experiment_id,
-                            name=self.name,
-                            actor=ws.actor,
+                            **self._row(self.source.get("notebook") or ws.settings.notebook_path),
                             status=self.status,
                             started=event.ts,
                             ended=event.ts,
-                            parent_run_id=self.parent_run_id,
-                            kind=self.kind,
                             error=self.error,
                             end_seq=event.seq,
                         )
