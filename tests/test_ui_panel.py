@@ -172,7 +172,7 @@ def test_xss_corpus_is_shown_as_text(lab: dict[str, Any], page: Any) -> None:
     shown = runs.inner_text()
     for payload in XSS:
         assert payload.strip() in shown, payload
-    xss_run = panel.locator(".jp-mlops-notebook-runs .jp-mlops-run", has_text="<img src=x onerror=window.__xss=2>")
+    xss_run = panel.locator(".jp-mlops-notebook-runs .jp-mlops-run", has_text=XSS[1])
     xss_run.click()
     page.locator(".jp-mlops-detail h3", has_text="Run <img").wait_for()
     page.screenshot(path=str(SHOTS / "panel-xss-experiments.png"))
