@@ -146,3 +146,27 @@ def test_metric_sorted_listing_gives_sqlite_planner_statistics(ws: mlops.Workspa
     with sqlite3.connect(db) as con:
         described = con.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'runs' LIMIT 1").fetchone()[0]
     assert int(described.split()[0]) == 1200
+
+
+def test_git_state_is_recorded_inside_a_repository(tmp_path: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "train.py").write_text("C = 1\n")
+    git("add", "train.py")
+    git("-c", "user.email=a@example.org", "-c", "user.name=a", "commit", "-qm", "init")
+    ws = mlops.init(tmp_path, user="alice")  # .mlops/ ignores itself, so the tree stays clean
+    with mlops.start_run("clean") as clean:
+        pass
+    (tmp_path / "train.py").write_text("C = 2\n")
+    with mlops.start_run("dirty") as dirty:
+        pass
+    tags = {r: _client(ws).get_run(r.run_id).data.tags for r in (clean, dirty)}
+    head = git("rev-parse", "HEAD")
+    assert tags[clean]["mlops.git.commit"] == head == tags[dirty]["mlflow.source.git.commit"]
+    assert tags[clean]["mlops.git.dirty"] == "False" and tags[clean]["mlops.git.diff_sha256"] == "None"
+    assert tags[dirty]["mlops.git.dirty"] == "True" and len(tags[dirty]["mlops.git.diff_sha256"]) == 64
+    assert tags[dirty]["mlops.git.branch"] == git("rev-parse", "--abbrev-ref", "HEAD")

@@ -69,12 +69,20 @@ def _git(root: Path, *args: str) -> str | None:
     return out.stdout.decode("utf-8", "replace").strip() if out.returncode == 0 else None
 
 
+def _inside_repository(root: Path) -> bool:
+    """Whether ``root`` or a folder above it holds ``.git`` (a folder, or a file for worktrees)."""
+    here = root.resolve()
+    return any((folder / ".git").exists() for folder in (here, *here.parents))
+
+
 def git_state(root: Path) -> dict[str, Any]:
     """Commit, branch, dirty flag and a hash of the uncommitted diff ("unknown" outside git).
 
     One ``git status --porcelain=v2 --branch`` call gives commit, branch and changes; the diff is
     read only when the tree is dirty.
     """
+    if not _inside_repository(root):  # no process spawned where git would find nothing
+        return dict(_UNKNOWN_GIT)
     status = _git(root, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
     if status is None:
         return dict(_UNKNOWN_GIT)

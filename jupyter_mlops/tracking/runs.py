@@ -202,6 +202,10 @@ class ActiveRun:
     def _record_start(self, notebook: str | None) -> None:
         ws = self.ws
         try:
+            # Provenance artifacts are known at the start: write them while the cell runs.
+            ws.tracking.log_text(self.run_id, environment()[1], "mlops/environment.json", artifact_uri=self._artifact_uri)
+            if isinstance(self.source.get("cell_source"), str):
+                ws.tracking.log_text(self.run_id, self.source["cell_source"], "mlops/cell.py", artifact_uri=self._artifact_uri)
             with ws.transaction() as conn:
                 event = ws.record(
                     conn,
@@ -269,7 +273,7 @@ class ActiveRun:
         if self._start_error is not None:
             failures.append(f"recording the run start failed: {self._start_error}")
         git = self._git_info
-        _, env_text, env_hash = environment()
+        env_hash = environment()[2]
         # Success path: params and metrics only (what a hand-written run logs too); tags only
         # when there is something to say.
         tags: dict[str, str] = dict(self._late_tags)
@@ -281,9 +285,6 @@ class ActiveRun:
             now = int(time.time() * 1000)
             metrics = [*self.metrics, ("mlops.wall_time_s", round(wall, 6), now, 0)]
             backend.log_batch(self.run_id, params=self.params, metrics=metrics, tags=tags)
-            backend.log_text(self.run_id, env_text, "mlops/environment.json", artifact_uri=self._artifact_uri)
-            if isinstance(self.source.get("cell_source"), str):
-                backend.log_text(self.run_id, self.source["cell_source"], "mlops/cell.py", artifact_uri=self._artifact_uri)
         except MlopsError as err:
             failures.append(str(err))
         if failures and self.status == "FINISHED":
