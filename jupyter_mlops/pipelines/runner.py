@@ -195,6 +195,21 @@ def run_pipeline(
 ) -> PipelineResult:
     """Run ``spec``'s stages (``stages`` and what they need, or all) and record everything."""
     emit = on_event or (lambda e: None)
+
+    def end_unrun(name: str, notebook: str, outcome: Outcome, message: str, action: str, *, started: str | None = None) -> None:
+        """Record and announce a stage that ended without running (skipped, or failed to prepare)."""
+        rec = NotebookRun(
+            stage_run_id=uuid.uuid4().hex,
+            stage=name,
+            notebook=notebook,
+            outcome=outcome.value,
+            pipeline_run_id=pid,
+            message=message,
+        )
+        write_stage_record(ws, rec, started=started or now(), action=action)
+        records.append(rec.to_dict())
+        emit({"event": "stage_end", "stage": name, "variant": None, "outcome": rec.outcome, "seconds": 0.0, "message": message})
+
     for s in stages:
         spec.stage(s)
     needs = {s.name: s.needs for s in spec.stages}
@@ -245,25 +260,12 @@ def run_pipeline(
                 if any(u in ("failed", "skipped") for u in ups):
                     bad = [u for u in stage.needs if state.get(u) in ("failed", "skipped")]
                     state[name] = "skipped"
-                    rec = NotebookRun(
-                        stage_run_id=uuid.uuid4().hex,
-                        stage=name,
-                        notebook=stage.notebook,
-                        outcome=Outcome.SKIPPED.value,
-                        pipeline_run_id=pid,
-                        message=f"skipped because {', '.join(bad)} did not succeed",
-                    )
-                    write_stage_record(ws, rec, started=now(), action="stage.skipped")
-                    records.append(rec.to_dict())
-                    emit(
-                        {
-                            "event": "stage_end",
-                            "stage": name,
-                            "variant": None,
-                            "outcome": rec.outcome,
-                            "seconds": 0.0,
-                            "message": rec.message,
-                        }
+                    end_unrun(
+                        name,
+                        stage.notebook,
+                        Outcome.SKIPPED,
+                        f"skipped because {', '.join(bad)} did not succeed",
+                        "stage.skipped",
                     )
                     continue
                 if not all(u == "done" for u in ups):
@@ -273,26 +275,7 @@ def run_pipeline(
                     plan = _prepare(ws, spec, stage, results)
                 except MlopsError as err:
                     state[name] = "failed"
-                    rec = NotebookRun(
-                        stage_run_id=uuid.uuid4().hex,
-                        stage=name,
-                        notebook=stage.notebook,
-                        outcome=Outcome.FAILED.value,
-                        pipeline_run_id=pid,
-                        message=str(err),
-                    )
-                    write_stage_record(ws, rec, started=started)
-                    records.append(rec.to_dict())
-                    emit(
-                        {
-                            "event": "stage_end",
-                            "stage": name,
-                            "variant": None,
-                            "outcome": rec.outcome,
-                            "seconds": 0.0,
-                            "message": rec.message,
-                        }
-                    )
+                    end_unrun(name, stage.notebook, Outcome.FAILED, str(err), "stage.end", started=started)
                     continue
                 state[name] = "running"
                 variants[name] = [None] * len(plan)
