@@ -199,7 +199,7 @@ def check_data(data: Any, rules: Any, *, fail_on: str | None = None, sensitive: 
     QualityReport
         Every failure (column, check, failing rows, up to five examples), shown as HTML.
     """
-    return current_workspace().quality.check(data, rules, fail_on=fail_on, sensitive=sensitive)  # type: ignore[no-any-return]
+    return current_workspace().quality.check(data, rules, fail_on=fail_on, sensitive=sensitive)
 
 
 def version_data(
@@ -231,7 +231,7 @@ def version_data(
         The new version, or the latest one if nothing changed (no new bytes written). Inside a
         tracked run the version is linked to the run.
     """
-    return current_workspace().data.version(obj, name, key=key, sensitive=sensitive, description=description)  # type: ignore[no-any-return]
+    return current_workspace().data.version(obj, name, key=key, sensitive=sensitive, description=description)
 
 
 def load_data(spec: str) -> Any:
@@ -253,12 +253,12 @@ def diff_data(a: str, b: str, *, key: str | Sequence[str] | None = None) -> Data
     DataDiff
         Rendered as HTML in notebooks; sensitive values are masked.
     """
-    return current_workspace().data.diff(a, b, key=key)  # type: ignore[no-any-return]
+    return current_workspace().data.diff(a, b, key=key)
 
 
 def list_data(name: str | None = None) -> DataVersionList:
     """Data versions of the current workspace, newest first (of one data set if ``name`` is given)."""
-    return current_workspace().data.list(name)  # type: ignore[no-any-return]
+    return current_workspace().data.list(name)
 
 
 # -- models, evaluation, review, cards (issue 5) ----------------------------------------------
@@ -299,7 +299,7 @@ def evaluate(
     EvaluationReport
         Stored, audited (``model.evaluate``), linked to the model version and logged to the active run.
     """
-    return current_workspace().evaluation.evaluate(  # type: ignore[no-any-return]
+    return current_workspace().evaluation.evaluate(
         model,
         X,
         y,
@@ -325,7 +325,7 @@ def build_card(spec: str) -> ModelCard:
     ModelCard
         The current card; sections with no recorded or written fact say ``"unknown"``.
     """
-    return current_workspace().cards.build_card(spec)  # type: ignore[no-any-return]
+    return current_workspace().cards.build_card(spec)
 
 
 def edit_card(spec: str, section: str, text: str) -> ModelCard:
@@ -347,7 +347,7 @@ def edit_card(spec: str, section: str, text: str) -> ModelCard:
     ModelCard
         The new card version.
     """
-    return current_workspace().cards.edit_card(spec, section, text)  # type: ignore[no-any-return]
+    return current_workspace().cards.edit_card(spec, section, text)
 
 
 def get_card(spec: str, version: int | None = None) -> ModelCard:
@@ -365,7 +365,7 @@ def get_card(spec: str, version: int | None = None) -> ModelCard:
     ModelCard
         The stored card, after checking it against its recorded sha256.
     """
-    return current_workspace().cards.get_card(spec, version)  # type: ignore[no-any-return]
+    return current_workspace().cards.get_card(spec, version)
 
 
 def log_model(model: Any, name: str, *, X_example: Any, serialization: str = "skops") -> ModelVersion:
@@ -387,7 +387,7 @@ def log_model(model: Any, name: str, *, X_example: Any, serialization: str = "sk
     ModelVersion
         The version with the sha256 of every artifact file, its run, data versions and code hash.
     """
-    return current_workspace().models.log_model(model, name, X_example=X_example, serialization=serialization)  # type: ignore[no-any-return]
+    return current_workspace().models.log_model(model, name, X_example=X_example, serialization=serialization)
 
 
 def load_model(spec: str) -> Any:
@@ -419,7 +419,7 @@ def list_models(name: str | None = None) -> ModelTable:
     ModelTable
         Shown as a table in notebooks.
     """
-    return current_workspace().models.list_models(name)  # type: ignore[no-any-return]
+    return current_workspace().models.list_models(name)
 
 
 def request_review(spec: str, note: str = "") -> Review:
@@ -437,7 +437,7 @@ def request_review(spec: str, note: str = "") -> Review:
     Review
         The audited request; the version's status becomes ``pending``.
     """
-    return current_workspace().models.request_review(spec, note)  # type: ignore[no-any-return]
+    return current_workspace().models.request_review(spec, note)
 
 
 def approve(spec: str, comment: str = "") -> Review:
@@ -455,7 +455,7 @@ def approve(spec: str, comment: str = "") -> Review:
     Review
         The audited approval.
     """
-    return current_workspace().models.approve(spec, comment)  # type: ignore[no-any-return]
+    return current_workspace().models.approve(spec, comment)
 
 
 def reject(spec: str, comment: str = "") -> Review:
@@ -473,7 +473,7 @@ def reject(spec: str, comment: str = "") -> Review:
     Review
         The audited rejection.
     """
-    return current_workspace().models.reject(spec, comment)  # type: ignore[no-any-return]
+    return current_workspace().models.reject(spec, comment)
 
 
 def promote(spec: str, alias: str | None = None) -> AliasMove:
@@ -491,7 +491,7 @@ def promote(spec: str, alias: str | None = None) -> AliasMove:
     AliasMove
         The audited move (from version, to version, who, when, approved by).
     """
-    return current_workspace().models.promote(spec, alias)  # type: ignore[no-any-return]
+    return current_workspace().models.promote(spec, alias)
 
 
 def alias_history(name: str, alias: str | None = None) -> AliasHistory:
@@ -509,7 +509,7 @@ def alias_history(name: str, alias: str | None = None) -> AliasHistory:
     AliasHistory
         Oldest move first; shown as a table in notebooks.
     """
-    return current_workspace().models.alias_history(name, alias)  # type: ignore[no-any-return]
+    return current_workspace().models.alias_history(name, alias)
 
 
 # -- notebooks and pipelines (issue 4) ------------------------------------------------------
@@ -542,7 +542,7 @@ def run_notebook(
     NotebookRun
         The classified outcome (SUCCEEDED, FAILED, KILLED, TIMED_OUT, EXITED_EARLY) and the run id.
     """
-    return current_workspace().pipelines.run_notebook(  # type: ignore[no-any-return]
+    return current_workspace().pipelines.run_notebook(
         notebook, parameters, output=output, timeout=timeout, kernel=kernel, progress=_progress(progress)
     )
 
@@ -597,7 +597,7 @@ def run_pipeline(
     PipelineResult or PipelinePlan
         What ran, was reused, failed or was skipped (a plan for ``dry_run``).
     """
-    return current_workspace().pipelines.run_pipeline(  # type: ignore[no-any-return]
+    return current_workspace().pipelines.run_pipeline(
         pipeline,
         stages=stages,
         force=force,
@@ -623,7 +623,7 @@ def rerun(run_id: str, *, tolerance: float = 1e-6) -> RerunCheck:
     RerunCheck
         Pass or fail, per-metric comparison; also recorded as an audit event.
     """
-    return current_workspace().pipelines.rerun(run_id, tolerance=tolerance)  # type: ignore[no-any-return]
+    return current_workspace().pipelines.rerun(run_id, tolerance=tolerance)
 
 
 # -- dashboards (issue 6) ---------------------------------------------------------------------

@@ -29,7 +29,13 @@ from .errors import InvalidInput, MlopsError, PermissionDenied, WorkspaceCorrupt
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from .cards.service import CardService
+    from .data.service import DataService
+    from .evaluation.service import EvaluationService
     from .lineage.graph import LineageGraph
+    from .pipelines.service import PipelineService
+    from .quality.service import QualityService
+    from .registry.service import ModelRegistry
     from .store.metadata import MetadataStore
     from .store.objects import ObjectStore
     from .tracking.mlflow_backend import MlflowBackend
@@ -291,42 +297,42 @@ class Workspace:
 
     # -- capability services (imported on first use) ---------------------------------------
     @cached_property
-    def data(self) -> Any:
+    def data(self) -> DataService:
         """Data versions, snapshots and diffs (:class:`~jupyter_mlops.data.service.DataService`)."""
         from .data.service import DataService
 
         return DataService(self)
 
     @cached_property
-    def quality(self) -> Any:
+    def quality(self) -> QualityService:
         """Quality checks (:class:`~jupyter_mlops.quality.service.QualityService`)."""
         from .quality.service import QualityService
 
         return QualityService(self)
 
     @cached_property
-    def evaluation(self) -> Any:
+    def evaluation(self) -> EvaluationService:
         """Model evaluation with fairness (:class:`~jupyter_mlops.evaluation.service.EvaluationService`)."""
         from .evaluation.service import EvaluationService
 
         return EvaluationService(self)
 
     @cached_property
-    def models(self) -> Any:
+    def models(self) -> ModelRegistry:
         """Model logging, registry and review (:class:`~jupyter_mlops.registry.service.ModelRegistry`)."""
         from .registry.service import ModelRegistry
 
         return ModelRegistry(self)
 
     @cached_property
-    def cards(self) -> Any:
+    def cards(self) -> CardService:
         """Model cards (:class:`~jupyter_mlops.cards.service.CardService`)."""
         from .cards.service import CardService
 
         return CardService(self)
 
     @cached_property
-    def pipelines(self) -> Any:
+    def pipelines(self) -> PipelineService:
         """Notebook and pipeline runs (:class:`~jupyter_mlops.pipelines.service.PipelineService`)."""
         from .pipelines.service import PipelineService
 

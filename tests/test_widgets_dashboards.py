@@ -221,3 +221,26 @@ def test_chart_specs_and_lineage_layout() -> None:
         [f"run:{i}" for i in range(100)], [(f"run:{i}", f"run:{i + 1}", "next") for i in range(99)], root="run:0", max_nodes=20
     )
     assert len(big["nodes"]) == 20 and big["hidden"] == 80
+
+
+def test_data_dashboard_lists_versions_and_diffs_them_without_sensitive_values(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from jupyter_mlops.widgets.data import DataDashboard
+
+    ws = mlops.init(tmp_path / "data-project", user="alice")
+    secret = "Very-Private-Value"
+    first = pd.DataFrame({"id": [1, 2, 3], "age": [30, 40, 50], "group": [secret, "b", "c"]})
+    ws.data.version(first, "people", key="id", sensitive=("group",))
+    ws.data.version(first.assign(age=[30, 41, 50]), "people", key="id", sensitive=("group",))
+    board = DataDashboard(ws)
+    assert board.last_error is None
+    assert board.names.value == "people"
+    assert [row["id"] for row in board.table.rows] == ["people@2", "people@1"]
+    assert board.table.rows[0]["sensitive"] == "group"
+    assert (board.diff_a.value, board.diff_b.value) == ("people@1", "people@2")
+    board.show_diff()
+    assert board.last_error is None
+    html = board.diff_out.value
+    assert "people@1" in html and "people@2" in html and "age" in html
+    assert secret not in html

@@ -111,11 +111,8 @@ def _data_specs(value: Any) -> list[str]:
 def _data_version(ws: Workspace, spec: str) -> dict[str, Any]:
     """A data version's card facts: fingerprint, size, profile, sensitive column names, quality."""
     entry: dict[str, Any] = {"spec": spec}
-    read = next((getattr(ws.data, m) for m in ("show", "get") if callable(getattr(ws.data, m, None))), None)
-    if read is None:
-        return entry
     try:
-        dv = as_dict(read(spec)) or {}
+        dv = as_dict(ws.data.get(spec)) or {}
     except MlopsError:
         return entry
     name, version = dv.get("name"), dv.get("version")
@@ -125,17 +122,16 @@ def _data_version(ws: Workspace, spec: str) -> dict[str, Any]:
     fingerprint = pick(dv, "fingerprint", "sha256")
     entry.update(
         fingerprint=f"{fingerprint} ({scheme})" if fingerprint and scheme else fingerprint,
-        rows=pick(dv, "n_rows", "rows", "num_rows"),
-        columns=_count(pick(dv, "n_cols", "n_columns", "num_columns", "columns")),
-        created=pick(dv, "created", "ts", "created_at"),
-        sensitive_columns=[str(c) for c in pick(dv, "sensitive", "sensitive_columns") or []],
+        rows=dv.get("n_rows"),
+        columns=dv.get("n_cols"),
+        created=dv.get("created"),
+        sensitive_columns=[str(c) for c in dv.get("sensitive") or []],
         profile=as_dict(dv.get("profile")),
     )
     try:
-        reports = ws.quality.reports_for(entry["spec"])
+        entry["quality"] = [_quality(r) for r in ws.quality.reports_for(entry["spec"])]
     except MlopsError:
-        reports = []
-    entry["quality"] = [_quality(r) for r in reports or []]
+        entry["quality"] = []
     return entry
 
 
@@ -316,18 +312,16 @@ def _review(ws: Workspace, info: Mapping[str, Any], ref: str, moves: list[dict[s
     status = pick(info, "status", "review_status")
     aliases = [str(a) for a in pick(info, "aliases") or []]
     events: list[dict[str, Any]] = []
-    reviews = getattr(ws.models, "reviews", None)
-    if callable(reviews):
-        for r in reviews(ref) or ():
-            d = as_dict(r) or {}
-            events.append(
-                {
-                    "ts": d.get("ts"),
-                    "actor": d.get("actor"),
-                    "action": d.get("action"),
-                    "comment": pick(d, "text", "comment", "note"),
-                }
-            )
+    for r in ws.models.reviews(ref) or ():
+        d = as_dict(r) or {}
+        events.append(
+            {
+                "ts": d.get("ts"),
+                "actor": d.get("actor"),
+                "action": d.get("action"),
+                "comment": pick(d, "text", "comment", "note"),
+            }
+        )
     version = info.get("version")
     for m in moves:
         if version in (m.get("to_version"), m.get("from_version")):
@@ -355,23 +349,19 @@ def _lifecycle(ws: Workspace, name: str) -> tuple[dict[str, Any] | None, list[di
     """Every registered version of ``name`` and every move of its aliases."""
     versions: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
-    list_models = getattr(ws.models, "list_models", None)
-    if callable(list_models):
-        table = as_dict(list_models(name)) or {}
-        for v in table.get("versions") or []:
-            d = as_dict(v) or {}
-            versions.append(
-                {
-                    k: d.get(k)
-                    for k in ("version", "created", "author", "status", "aliases", "code_sha256", "manifest_sha256", "run_id")
-                }
-            )
-    history = getattr(ws.models, "alias_history", None)
-    if callable(history):
-        try:
-            moves = [as_dict(m) or {} for m in (as_dict(history(name)) or {}).get("moves") or []]
-        except NotFound:
-            moves = []
+    table = as_dict(ws.models.list_models(name)) or {}
+    for v in table.get("versions") or []:
+        d = as_dict(v) or {}
+        versions.append(
+            {
+                k: d.get(k)
+                for k in ("version", "created", "author", "status", "aliases", "code_sha256", "manifest_sha256", "run_id")
+            }
+        )
+    try:
+        moves = [as_dict(m) or {} for m in (as_dict(ws.models.alias_history(name)) or {}).get("moves") or []]
+    except NotFound:
+        moves = []
     if not versions and not moves:
         return None, moves
     return {"versions": sorted(versions, key=lambda v: int(v.get("version") or 0)), "alias_moves": moves}, moves

@@ -126,13 +126,8 @@ def resolve_data(ws: Workspace, value: Any, what: str) -> tuple[Any, dict[str, A
         ) from None
     if ref is None:
         spec = str(parse_version_spec(value, kind="data version"))
-        getter = getattr(data, "get", None) or getattr(data, "show", None)
-        version = getter(spec) if callable(getter) else None
-        ref = _data_ref(version) or (spec, None)
-    loader = getattr(data, "load", None) or getattr(data, "load_data", None)
-    if not callable(loader):
-        raise InvalidInput(f"the data layer cannot load {ref[0]!r}", value=ref[0], hint="pass the DataFrame itself", field=what)
-    return loader(ref[0]), {"data_version": ref[0], "fingerprint": ref[1]}
+        ref = _data_ref(data.get(spec)) or (spec, None)
+    return data.load(ref[0]), {"data_version": ref[0], "fingerprint": ref[1]}
 
 
 def data_digest(X: Any, y: Any) -> str:

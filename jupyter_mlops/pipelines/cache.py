@@ -38,9 +38,7 @@ def environment_hash() -> str:
 def data_fingerprint(ws: Workspace, spec: str) -> str | None:
     """The fingerprint of data version ``spec`` (``name``, ``name@3``, ``name@<hash>``), or ``None``."""
     try:
-        service = ws.data
-        lookup = getattr(service, "get", None) or service.show
-        version = lookup(spec)
+        version = ws.data.get(spec)
     except NotFound:
         return None
     except (ImportError, AttributeError) as exc:

@@ -240,7 +240,5 @@ class DataDashboard(Dashboard):
             if not a or not b:
                 self.diff_out.value = note("choose two versions", "warn")
                 return
-            service = self.ws.data
-            diff = getattr(service, "diff", None) or service.diff_data
-            self.diff_out.value = safe_html_of(diff(a, b))
+            self.diff_out.value = safe_html_of(self.ws.data.diff(a, b))
             self.tabs.selected_index = 1
