@@ -236,6 +236,35 @@ class Workspace:
         self._ensure_schema()
         return ActiveRun(self, name, experiment=experiment, params=params, tags=tags, source=source, autolog=autolog, kind=kind)
 
+    def resolve_run_id(self, run_id: str) -> str:
+        """The MLflow run id that ``run_id`` names: a run id as it is, or a stage record's ``stage_run_id``.
+
+        ``jupyter-mlops run --json`` prints both ids for every stage; either one works wherever a
+        run id is asked for (``runs show``, ``rerun``, the REST run routes). An id that is
+        neither is returned unchanged, so the caller reports it as not found.
+        """
+        import sqlalchemy as sa
+
+        from .core.paths import validate_object_id
+        from .errors import UnsafePath
+        from .tracking.schema import runs
+
+        try:
+            validate_object_id(run_id)
+        except UnsafePath:
+            raise InvalidInput(
+                f"invalid run id {str(run_id)[:80]!r}",
+                value=str(run_id)[:80],
+                hint="a run id is the 32-character hex id `jupyter-mlops runs list` shows; a stage_run_id works too",
+                field="run_id",
+            ) from None
+        self._ensure_schema()
+        with self.db.read() as conn:
+            known = conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first()
+        if known is not None:
+            return run_id
+        return self.pipelines.run_id_of(run_id) or run_id
+
     def list_runs(
         self,
         *,

@@ -40,7 +40,7 @@ def test_exit_codes(tmp_path: Path) -> None:
     assert missing.returncode == 4
     assert json.loads(missing.stdout)["error"] == "NotFound"
     unsafe = _cli("runs", "show", "../../etc/passwd", cwd=tmp_path)
-    assert unsafe.returncode == 2 and "invalid object id" in unsafe.stderr
+    assert unsafe.returncode == 2 and "invalid run id" in unsafe.stderr
 
 
 def test_help_is_fast_and_light(tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ FIT = "import jupyter_mlops as mlops\nwith mlops.start_run('fit') as r:\n    r.l
 def make_pipeline(root: Path, *, fail_eval: bool = False) -> Path:
     write_notebook(root / "prep.ipynb", ["open('clean.txt', 'w').write(str(seed))"], "seed = 0")
     write_notebook(root / "train.ipynb", [FIT], "C = 0.0\nsrc = ''")
-    write_notebook(root / "evaluate.ipynb", ["1/0" if fail_eval else "assert best == 1.0, best"], "best = 0.0")
+    # Top-level metrics in a stage notebook land on the stage run: rerun compares them.
+    evaluate = "assert best == 1.0, best\nimport jupyter_mlops as mlops\nmlops.log_metric('best', best)"
+    write_notebook(root / "evaluate.ipynb", ["1/0" if fail_eval else evaluate], "best = 0.0")
     write_notebook(root / "report.ipynb", ["print('report')"], "x = 0")
     path = root / "pipeline.yaml"
     path.write_text(
@@ -73,6 +75,7 @@ def test_pipeline_runs_selects_caches_and_reruns(ws: mlops.Workspace) -> None:
 
     check = ws.pipelines.rerun(first.stage("evaluate")[0].run_id or "")
     assert check.passed, str(check)
+    assert check.compared["best"]["recorded"] == check.compared["best"]["now"] == 1.0
     assert ws.audit_events(action="stage.rerun_check")[0].payload["passed"] is True
 
 

@@ -35,7 +35,7 @@ def register(subs: Any) -> None:
     _list_options(p)
     p.set_defaults(func=_runs_list)
     p = runs.add_parser("show", help="one run's parameters, metrics and provenance")
-    p.add_argument("run_id")
+    p.add_argument("run_id", help="a run id, or the stage_run_id of a pipeline stage")
     p.set_defaults(func=_runs_show)
 
     cfg = subs.add_parser("config", help="settings").add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -131,12 +131,10 @@ def _audit_refs(seqs: tuple[int, ...]) -> str:
 
 
 def _runs_show(ctx: Context, args: argparse.Namespace) -> Result:
-    from ..core.paths import validate_object_id
-
-    validate_object_id(args.run_id)
     ws = ctx.workspace()
-    run = ws.tracking.get_run(args.run_id)
-    events = ws.audit_events(object_type="run", object_id=args.run_id, newest_first=False)
+    run_id = ws.resolve_run_id(args.run_id)  # a stage_run_id works too
+    run = ws.tracking.get_run(run_id)
+    events = ws.audit_events(object_type="run", object_id=run_id, newest_first=False)
     run["audit_events"] = [e.seq for e in events]
     lines = [f"{k}: {v}" for k, v in run.items() if k not in ("params", "metrics", "tags")]
     lines += [f"param {k} = {v}" for k, v in sorted(run["params"].items())]

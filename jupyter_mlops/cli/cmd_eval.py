@@ -1,4 +1,5 @@
-"""``eval``: evaluate a model from a cell (``%mlops eval clf --data X_test y_test --sensitive colour,sex``).
+"""``eval``: evaluate a model from a cell (``%mlops eval clf --data X_test y_test --sensitive colour,sex``)
+or a terminal (``jupyter-mlops eval arrests-clf@2 --data arrests-test@1 --target released``).
 
 In the magic, ``MODEL`` and ``--data`` name notebook variables; a value containing ``@`` is a
 registered model version (``arrests-clf@3``) or a data version (``arrests-test@1``), which also
@@ -23,11 +24,13 @@ def register(subs: Any) -> None:
     p.add_argument("model", metavar="MODEL", help="a notebook variable holding a fitted model, or a version such as name@3")
     p.add_argument(
         "--data",
-        nargs=2,
+        nargs="+",
         required=True,
-        metavar=("X", "Y"),
-        help="test features and labels: notebook variables, or data versions such as name@1",
+        metavar="X [Y]",
+        help="test features and labels: notebook variables, or data versions such as name@1; "
+        "one value with --target when it holds the labels",
     )
+    p.add_argument("--target", help="the label column of X (instead of Y), e.g. --data arrests-test@1 --target released")
     p.add_argument("--sensitive", help="comma-separated sensitive columns of X, e.g. colour,sex")
     p.add_argument("--model-version", help="the registered version MODEL is, e.g. name@3 (links the evaluation)")
     p.add_argument("--baseline", help="a version to compare with (default: the serving alias); 'none' to skip")
@@ -71,8 +74,10 @@ def parse_thresholds(rules: list[str] | None) -> dict[str, Any] | None:
 
 def _eval(ctx: Context, args: argparse.Namespace) -> Result:
     model = _value(ctx, args.model)
+    if len(args.data) > 2 or (len(args.data) == 2) == bool(args.target):
+        raise CommandUsageError("--data takes X and Y, or X alone with --target COLUMN")
     X = _value(ctx, args.data[0])
-    y = _value(ctx, args.data[1])
+    y = _value(ctx, args.data[1]) if len(args.data) == 2 else None
     baseline: Any = None
     if args.baseline:
         baseline = False if args.baseline.lower() == "none" else _value(ctx, args.baseline)
@@ -81,6 +86,7 @@ def _eval(ctx: Context, args: argparse.Namespace) -> Result:
         model,
         X,
         y,
+        target=args.target,
         sensitive_features=sensitive,
         baseline=baseline,
         thresholds=parse_thresholds(args.threshold),

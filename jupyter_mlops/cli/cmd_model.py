@@ -78,19 +78,32 @@ def _show(ctx: Context, args: argparse.Namespace) -> Result:
     return Result(mv, str(mv))
 
 
+def _with_evidence(ctx: Context, review: Any) -> str:
+    """The review line, then the evaluation it rests on: pass or fail per declared threshold."""
+    report = ctx.workspace().evaluation.latest_for(f"{review.name}@{review.version}")
+    lines = [str(review)]
+    if report is not None:
+        verdict = {True: "passed", False: "FAILED", None: "no thresholds declared"}[report.passed]
+        lines.append(f"  evaluation {report.eval_id[:12]} ({report.n_rows} rows): {verdict}")
+        for t in report.thresholds:
+            value = "n/a" if t.get("value") is None else f"{float(t['value']):.4g}"
+            lines.append(f"    {'PASS' if t['passed'] else 'FAIL'}  {t['name']} {t['op']} {t['limit']:g}  (value {value})")
+    return "\n".join(lines)
+
+
 def _request(ctx: Context, args: argparse.Namespace) -> Result:
     review = ctx.workspace().models.request_review(args.spec, args.note)
-    return Result(review, str(review))
+    return Result(review, _with_evidence(ctx, review))
 
 
 def _approve(ctx: Context, args: argparse.Namespace) -> Result:
     review = ctx.workspace().models.approve(args.spec, args.comment)
-    return Result(review, str(review))
+    return Result(review, _with_evidence(ctx, review))
 
 
 def _reject(ctx: Context, args: argparse.Namespace) -> Result:
     review = ctx.workspace().models.reject(args.spec, args.comment)
-    return Result(review, str(review))
+    return Result(review, _with_evidence(ctx, review))
 
 
 def _promote(ctx: Context, args: argparse.Namespace) -> Result:

@@ -46,7 +46,7 @@ def register(subs: Any) -> None:
     p.set_defaults(func=_run)
 
     p = subs.add_parser("rerun", help="re-execute a recorded stage run and check that its metrics reproduce")
-    p.add_argument("run_id", help="the run id of a recorded notebook or stage run")
+    p.add_argument("run_id", help="the run id (or stage_run_id) of a recorded notebook or stage run")
     p.add_argument("--tolerance", type=float, default=1e-6, help="largest absolute metric difference that passes (default 1e-6)")
     p.add_argument("--timeout", type=float, help="seconds any one cell may run")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print a machine-readable summary")

@@ -98,7 +98,22 @@ def build_parser(prog: str = "jupyter-mlops") -> argparse.ArgumentParser:
     subs = parser.add_subparsers(dest="noun", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__package__}.{name}").register(subs)
+    _accept_json_everywhere(parser)
     return parser
+
+
+def _accept_json_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let ``--json`` follow any sub-command (``runs list --json``), not only precede it.
+
+    The sub-parsers' flag has no default (``SUPPRESS``), so it never overrides a ``--json`` given
+    before the sub-command.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                if "--json" not in sub._option_string_actions:
+                    sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print machine-readable JSON")
+                _accept_json_everywhere(sub)
 
 
 def split_list(value: str | None) -> list[str]:

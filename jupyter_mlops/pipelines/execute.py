@@ -31,16 +31,19 @@ from ..errors import InvalidInput, PipelineError
 
 __all__ = [
     "CellLedger",
+    "DefaultKernelWarning",
     "Execution",
     "Outcome",
     "code_hash",
     "declared_parameters",
     "execute_notebook",
+    "kernel_for",
     "read_notebook",
     "write_atomic",
 ]
 
 ENGINE_NAME = "jupyter_mlops"
+DEFAULT_KERNEL = "python3"
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
@@ -132,6 +135,29 @@ def declared_parameters(nb: Mapping[str, Any]) -> dict[str, str] | None:
                 value = getattr(node, "value", None)
                 out[t.id] = ast.get_source_segment(text, value) or "" if value is not None else ""
     return out
+
+
+class DefaultKernelWarning(UserWarning):
+    """A notebook names no kernel (no kernelspec, e.g. written by jupytext), so it runs on ``python3``."""
+
+
+def kernel_for(nb: Mapping[str, Any], requested: str | None, notebook: Path) -> tuple[str | None, str | None]:
+    """``(kernel name to pass papermill, note)``: the requested kernel, the notebook's own, or ``python3``.
+
+    papermill refuses a notebook without a kernelspec unless it is given a kernel name; such a
+    notebook (a jupytext conversion, a hand-written file) runs on the default Python kernel, with a
+    warning and a note on the run saying so.
+    """
+    if requested:
+        return requested, None
+    spec = (nb.get("metadata") or {}).get("kernelspec") or {}
+    if isinstance(spec, Mapping) and spec.get("name"):
+        return None, None
+    note = f"{notebook.name} names no kernel (no kernelspec in its metadata); it ran on the default {DEFAULT_KERNEL!r} kernel"
+    import warnings
+
+    warnings.warn(note, DefaultKernelWarning, stacklevel=3)
+    return DEFAULT_KERNEL, note
 
 
 def write_atomic(path: Path, data: bytes) -> None:

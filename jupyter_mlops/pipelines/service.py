@@ -253,9 +253,19 @@ class PipelineService:
         )
 
     # -- reproducibility check -------------------------------------------------------------------
-    def stage_record(self, run_id: str) -> dict[str, Any]:
-        """The recorded stage run with MLflow run id ``run_id``."""
+    def run_id_of(self, stage_run_id: str) -> str | None:
+        """The MLflow run id behind a ``stage_run_id`` (the reused run's for a CACHED record), or ``None``."""
         self.ws._ensure_schema()
+        with self.ws.db.read() as conn:
+            row = conn.execute(
+                sa.select(stage_runs.c.run_id, stage_runs.c.source_run_id).where(stage_runs.c.stage_run_id == stage_run_id)
+            ).first()
+        return None if row is None else (row.run_id or row.source_run_id)
+
+    def stage_record(self, run_id: str) -> dict[str, Any]:
+        """The recorded stage run with MLflow run id ``run_id`` (or with that ``stage_run_id``)."""
+        self.ws._ensure_schema()
+        run_id = self.run_id_of(run_id) or run_id
         with self.ws.db.read() as conn:
             row = conn.execute(
                 sa.select(stage_runs).where(stage_runs.c.run_id == run_id).order_by(stage_runs.c.ended.desc())
@@ -282,6 +292,7 @@ class PipelineService:
         if not isinstance(tolerance, (int, float)) or math.isnan(tolerance) or tolerance < 0:
             raise InvalidInput(f"tolerance must be a non-negative number, got {tolerance!r}", value=tolerance, field="tolerance")
         row = self.stage_record(run_id)
+        run_id = str(row["run_id"])
         notebook = Path(row["notebook"])
         if not notebook.is_absolute():
             notebook = self.ws.settings.root / notebook
@@ -312,6 +323,12 @@ class PipelineService:
         passed = new.outcome == "SUCCEEDED"
         if not passed:
             notes.append(f"the re-run ended {new.outcome}: {new.message}")
+        if not recorded:
+            passed = False  # nothing compared is not a reproduction
+            notes.append(
+                "nothing to compare: the recorded run logged no metrics "
+                "(log them with mlops.log_metric(...) in the notebook, at the top level or in a tracked run)"
+            )
         for key, value in recorded.items():
             got = new.metrics.get(key)
             diff = None if got is None else abs(float(got) - float(value))

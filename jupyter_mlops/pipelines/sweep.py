@@ -26,6 +26,10 @@ def select_best(stage: StageSpec, recs: list[dict[str, Any]]) -> tuple[dict[str,
     metric = stage.sweep.metric
     scored = [r for r in ok if metric in (r.get("metrics") or {})]
     if not scored:
-        return None, f"no sweep run recorded the selection metric {metric!r}"
+        seen = sorted({k for r in ok for k in (r.get("metrics") or {})})
+        return None, (
+            f"no sweep run recorded the selection metric {metric!r} "
+            f"(they recorded: {', '.join(seen) if seen else 'no metrics'}); log it with mlops.log_metric({metric!r}, ...)"
+        )
     pick = max if stage.sweep.mode == "max" else min
     return pick(scored, key=lambda r: float(r["metrics"][metric])), ""

@@ -141,7 +141,7 @@ def run_detail(ws: Workspace, run_id: str) -> dict[str, Any]:
 
     if not re.fullmatch(RUN_ID_PATTERN, run_id):
         raise InvalidInput("a run id is 32 lower-case hex characters", field="run_id")
-    ws._ensure_schema()
+    run_id = ws.resolve_run_id(run_id)  # a stage_run_id names its run too
     with ws.db.read() as conn:
         row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
         edges = edges_of(conn, ("run", run_id))
