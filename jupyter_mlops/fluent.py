@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .pipelines.tracked import NotebookRun
     from .quality.report import QualityReport
     from .registry.entities import AliasHistory, AliasMove, ModelTable, ModelVersion, Review
-    from .tracking.runs import ActiveRun, RunTable
+    from .tracking.runs import ActiveRun, RunTable, TrackedRun
     from .workspace import Workspace
 
 __all__ = [
@@ -122,17 +122,28 @@ def start_run(
     return current_workspace().start_run(name, experiment=experiment, params=params, tags=tags, autolog=autolog)
 
 
-def active_run() -> ActiveRun | None:
-    """The innermost tracked run open in this context, or ``None``."""
-    from .tracking.runs import current_run
+def active_run() -> TrackedRun | None:
+    """The innermost tracked run open in this context, or ``None``.
 
-    return current_run()
+    At the top level of a notebook run as a pipeline stage (or by ``jupyter-mlops run``), that is
+    the stage run itself: what the notebook logs there lands on the stage.
+    """
+    from .config import process_env
+    from .tracking.runs import current_run, stage_run
+
+    run = current_run()
+    if run is None and process_env("PARENT_RUN_ID"):
+        return stage_run(current_workspace())
+    return run
 
 
-def _require_run() -> ActiveRun:
+def _require_run() -> TrackedRun:
     run = active_run()
     if run is None:
-        raise NotFound("no tracked run is active", hint="log inside `%%track` or `with mlops.start_run(...)`")
+        raise NotFound(
+            "no tracked run is active",
+            hint="log inside `%%track` or `with mlops.start_run(...)`, or run the notebook as a stage (`jupyter-mlops run`)",
+        )
     return run
 
 
@@ -265,8 +276,9 @@ def list_data(name: str | None = None) -> DataVersionList:
 def evaluate(
     model: Any,
     X: Any,
-    y: Any,
+    y: Any = None,
     *,
+    target: str | None = None,
     sensitive_features: Any = None,
     baseline: Any = None,
     thresholds: dict[str, Any] | None = None,
@@ -281,7 +293,11 @@ def evaluate(
     model:
         A fitted estimator, or a registered version (``"name@3"``, ``"name@champion"``).
     X, y:
-        Test features and labels (frames, arrays or data versions).
+        Test features and labels (frames, arrays or data versions). A data version (or frame)
+        that holds the labels too is given alone, with ``target``:
+        ``mlops.evaluate(model, "arrests-test@1", target="released", sensitive_features=["colour", "sex"])``.
+    target:
+        The label column of ``X``, in place of ``y``.
     sensitive_features:
         Column names of ``X`` (``["colour", "sex"]``), a Series, a DataFrame or a dict; each
         feature and each pair gets per-group metrics and disparities (fairlearn ``MetricFrame``).
@@ -290,19 +306,23 @@ def evaluate(
     thresholds:
         Pass/fail rules, e.g. ``{"accuracy": 0.7, "equalized_odds_difference": ("<=", 0.1)}``.
     model_version:
-        The registered version ``model`` is, when ``model`` is an estimator object.
+        The registered version ``model`` is, when ``model`` is an estimator object. Without it,
+        a model loaded from the registry, or logged in the same run before or after this call,
+        is matched to its version by content.
     n_bootstrap, seed:
         Bootstrap rounds for the 95% intervals and their random seed.
 
     Returns
     -------
     EvaluationReport
-        Stored, audited (``model.evaluate``), linked to the model version and logged to the active run.
+        Stored, audited (``model.evaluate``), linked to the model version and logged to the active
+        run; the data versions the rows came from (or their fingerprint) are recorded.
     """
     return current_workspace().evaluation.evaluate(
         model,
         X,
         y,
+        target=target,
         sensitive_features=sensitive_features,
         baseline=baseline,
         thresholds=thresholds,
@@ -614,7 +634,7 @@ def rerun(run_id: str, *, tolerance: float = 1e-6) -> RerunCheck:
     Parameters
     ----------
     run_id:
-        The run id of a recorded notebook or stage run.
+        The run id of a recorded notebook or stage run, or its ``stage_run_id``.
     tolerance:
         Largest absolute metric difference that passes.
 

@@ -8,7 +8,6 @@ raising ``UsageError`` instead of exiting the kernel, and returns the rich resul
 from __future__ import annotations
 
 import ast
-import json
 import shlex
 from typing import Any
 
@@ -71,29 +70,33 @@ class MlopsMagics(Magics):
 
         return notebook_path_hint()
 
-    def _cell_id_from_file(self, notebook: str | None, line: str, cell: str) -> str | None:
-        """Find this cell's id in the notebook file by its source (papermill and nbclient send no cell id)."""
-        if not notebook or not notebook.endswith(".ipynb"):
-            return None
-        try:
-            with open(notebook, encoding="utf-8") as fh:
-                cells = json.load(fh).get("cells", [])
-        except (OSError, ValueError):
-            return None
-        body = cell.strip()
-        for c in cells:
-            src = c.get("source", "")
-            src = "".join(src) if isinstance(src, list) else str(src)
-            first, _, rest = src.strip().partition("\n")
-            if (
-                c.get("cell_type") == "code"
-                and first.startswith("%%track")
-                and first[7:].strip() == line.strip()
-                and rest.strip() == body
-            ):
-                cid = c.get("id")
-                return str(cid) if cid else None
-        return None
+    def _locate(self, line: str, cell: str) -> tuple[str | None, str | None, bool]:
+        """``(notebook path, cell id, found by search)`` of the ``%%track`` cell being run.
+
+        The path comes from the kernel (JupyterLab, VS Code, our stage runner); a relative one is
+        read against the working folder, then the workspace root (a stage in a sub-folder). The cell
+        id comes from the front-end, else from the notebook file by the cell's source. Under plain
+        nbclient neither is sent: the one notebook of the working folder holding this cell is used.
+        """
+        from pathlib import Path
+
+        from ..tracking.capture import find_notebook, track_cell_id
+
+        notebook = self._notebook_path()
+        if notebook is None:
+            found = find_notebook(Path.cwd(), line, cell)
+            if found is None:
+                return None, self.cell_id, False
+            return str(found[0]), self.cell_id or found[1], True
+        if self.cell_id or not notebook.endswith(".ipynb"):
+            return notebook, self.cell_id, False
+        path = Path(notebook)
+        if not path.is_absolute() and not path.is_file():
+            try:
+                path = self._workspace().settings.root / path
+            except MlopsError:
+                pass
+        return notebook, track_cell_id(path, line, cell), False
 
     def _run_code(self, cell: str) -> Any:
         """Execute ``cell`` in the user namespace; return the value of a trailing expression."""
@@ -126,13 +129,15 @@ class MlopsMagics(Magics):
         bad = [p for p in params if not p.isidentifier()]
         if bad:
             raise UsageError(f"--params takes variable names, got {', '.join(map(repr, bad))}")
-        notebook = self._notebook_path()
+        notebook, cell_id, searched = self._locate(line, cell)
         source = {
             "cell_source": cell,
-            "cell_id": self.cell_id or self._cell_id_from_file(notebook, line, cell),
+            "cell_id": cell_id,
             "notebook": notebook,
             "execution_count": self.shell.execution_count,
         }
+        if searched:  # say how the notebook was known: the only one here that holds this cell
+            tags = {"mlops.notebook_found_by": "cell source", **tags}
         run = self._workspace().start_run(
             args.name or "cell", experiment=args.experiment, tags=tags, source=source, autolog=args.autolog
         )

@@ -163,10 +163,10 @@ class QualityService:
         fingerprint: str | None,
         sensitive: tuple[str, ...],
     ) -> QualityReport:
-        from ..tracking.runs import current_run
+        from ..tracking.runs import run_for
 
         ws = self.ws
-        run = current_run()
+        run = run_for(ws)
         run_id = run.run_id if run is not None and run.ws.settings.root == ws.settings.root else None
         report_id = f"qr-{uuid.uuid4().hex[:20]}"
         name, _, number = (ref or "").partition("@")

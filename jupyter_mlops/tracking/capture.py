@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import platform
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..core.hashing import canonical_json, sha256_text
 
-__all__ = ["GitCapture", "environment", "environment_json"]
+__all__ = ["GitCapture", "environment", "environment_json", "find_notebook", "track_cell_id"]
 
 _env_cache: dict[tuple[str, ...], tuple[dict[str, Any], str, str]] = {}
 
@@ -123,3 +124,61 @@ class GitCapture:
     def result(self, timeout: float = 15.0) -> dict[str, Any]:
         self._thread.join(timeout)
         return self._result or dict(_UNKNOWN_GIT)
+
+
+# -- which notebook, which cell --------------------------------------------------------------------
+_MAX_NOTEBOOKS = 200
+_MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+
+
+def _track_cells(path: Path) -> list[tuple[str, str, str | None]]:
+    """``(magic line, body, cell id)`` of every ``%%track`` code cell of a notebook file."""
+    try:
+        if path.stat().st_size > _MAX_NOTEBOOK_BYTES:
+            return []
+        with open(path, encoding="utf-8") as fh:
+            cells = json.load(fh).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    out = []
+    for c in cells if isinstance(cells, list) else []:
+        if not isinstance(c, dict) or c.get("cell_type") != "code":
+            continue
+        src = c.get("source", "")
+        src = "".join(src) if isinstance(src, list) else str(src)
+        first, _, rest = src.strip().partition("\n")
+        if first.startswith("%%track"):
+            cid = c.get("id")
+            out.append((first[7:].strip(), rest.strip(), str(cid) if cid else None))
+    return out
+
+
+def track_cell_id(notebook: Path, line: str, body: str) -> str | None:
+    """The id of the ``%%track`` cell with this magic line and body in ``notebook``, if it is there.
+
+    Kernels run by papermill or nbclient are sent no cell id, so the cell is found by its source.
+    """
+    for magic, text, cid in _track_cells(notebook):
+        if magic == line.strip() and text == body.strip():
+            return cid
+    return None
+
+
+def find_notebook(folder: Path, line: str, body: str) -> tuple[Path, str | None] | None:
+    """The one notebook in ``folder`` that holds this ``%%track`` cell, and the cell's id.
+
+    A kernel started by nbclient (``jupyter nbconvert --execute``, papermill, a scheduler) runs in
+    the notebook's folder but is never told the notebook's name. When exactly one notebook there
+    has this very cell, that is the notebook; when several do (a copy, an output next to its
+    input) or none does, nothing is recorded rather than a guess.
+    """
+    try:
+        candidates = sorted(p for p in folder.glob("*.ipynb") if p.is_file() and not p.name.startswith("."))
+    except OSError:
+        return None
+    found = []
+    for path in candidates[:_MAX_NOTEBOOKS]:
+        hits = [cid for magic, text, cid in _track_cells(path) if magic == line.strip() and text == body.strip()]
+        if hits:
+            found.append((path, hits[0]))
+    return found[0] if len(found) == 1 else None

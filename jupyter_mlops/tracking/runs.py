@@ -28,7 +28,7 @@ from .schema import runs
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-__all__ = ["ActiveRun", "current_run", "run_status_for"]
+__all__ = ["ActiveRun", "StageRun", "TrackedRun", "current_run", "reading_runs", "run_for", "run_status_for", "stage_run"]
 
 _stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar("jupyter_mlops_runs", default=())
 
@@ -37,6 +37,73 @@ def current_run() -> ActiveRun | None:
     """The innermost run opened in this context, if any."""
     stack = _stack.get()
     return stack[-1] if stack else None
+
+
+def run_for(ws: Workspace) -> TrackedRun | None:
+    """The run that what ``ws`` records now belongs to: the innermost open run, else the stage run.
+
+    At the top level of a notebook that a pipeline stage executes, no run is open in the kernel,
+    but the notebook *is* a tracked run: data read, metrics, parameters and models land on the
+    stage run (see :func:`stage_run`).
+    """
+    run = current_run()
+    return run if run is not None else stage_run(ws)
+
+
+_stage_runs: dict[tuple[str, str], StageRun | None] = {}
+_stage_lock = threading.Lock()
+
+
+def stage_run(ws: Workspace) -> StageRun | None:
+    """The stage run executing this notebook (``JUPYTER_MLOPS_PARENT_RUN_ID``), or ``None``.
+
+    Only a RUNNING run of kind ``stage`` of this workspace qualifies, so a worker process (whose
+    parent run is the pipeline's run) or an unrelated id never receives top-level records. The
+    answer is looked up in MLflow once per process and run id.
+    """
+    run_id = ws.settings.parent_run_id
+    if not run_id:
+        return None
+    key = (str(ws.settings.root), run_id)
+    with _stage_lock:
+        if key in _stage_runs:
+            found = _stage_runs[key]
+            return None if found is None else found.bind(ws)
+        try:
+            info = ws.tracking.get_run(run_id)
+        except MlopsError:
+            info = None
+        tags = (info or {}).get("tags") or {}
+        ok = (
+            info is not None
+            and tags.get("mlops.kind") == "stage"
+            and info.get("status") == "RUNNING"
+            and tags.get("mlops.workspace") in (None, ws.settings.workspace_id)
+        )
+        found = StageRun(ws, run_id, notebook=ws.settings.notebook_path) if ok else None
+        _stage_runs[key] = found
+        return found
+
+
+def reading_runs(ws: Workspace, run: TrackedRun) -> list[str]:
+    """The runs whose data reads count as ``run``'s: itself and, inside a stage notebook, the stage.
+
+    A run opened in a notebook that a pipeline stage executes read what the notebook loaded at
+    its top level and what the stage declared as inputs, which are linked to the stage run.
+    """
+    ids = [run.run_id]
+    parent = getattr(run, "parent_run_id", None)
+    stage = stage_run(ws) if parent else None
+    if stage is not None and stage.run_id == parent:
+        ids.append(parent)
+    return ids
+
+
+def _metric_value(key: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"metric {key!r} must be a number, got {value!r}", value=repr(value)[:80], field=key) from None
 
 
 def run_status_for(exc: BaseException | None) -> str:
@@ -97,6 +164,7 @@ class ActiveRun:
         self._t0 = 0.0
         self._git_info: dict[str, Any] = {}
         self._late_tags: dict[str, str] = {}
+        self._logged_params: dict[str, str] = {}
         self._start_thread: threading.Thread | None = None
         self._start_error: BaseException | None = None
         self._artifact_uri: str | None = None
@@ -115,11 +183,7 @@ class ActiveRun:
 
     def log_metric(self, key: str, value: float, step: int = 0) -> None:
         """Record a metric value (written when the run closes, with its time and step)."""
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"metric {key!r} must be a number, got {value!r}", value=repr(value)[:80], field=key) from None
-        self.metrics.append((str(key), number, int(time.time() * 1000), int(step)))
+        self.metrics.append((str(key), _metric_value(key, value), int(time.time() * 1000), int(step)))
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         """Record several metric values."""
@@ -164,11 +228,12 @@ class ActiveRun:
             "mlops.git.commit": str(git.get("commit")),
             "mlops.git.branch": str(git.get("branch")),
             "mlops.git.dirty": str(git.get("dirty")),
-            "mlops.git.diff_sha256": str(git.get("diff_sha256")),
             "mlops.environment_sha256": env_hash,
             "mlops.python": env["python"],
             **self.tags,
         }
+        if git.get("diff_sha256"):  # only a dirty tree has a diff to hash
+            tags["mlops.git.diff_sha256"] = str(git["diff_sha256"])
         if git.get("commit") not in (None, "unknown"):
             tags["mlflow.source.git.commit"] = str(git["commit"])
         if self._source_hash():
@@ -186,6 +251,11 @@ class ActiveRun:
             experiment_id=self.experiment_id, name=self.name, tags=tags, parent_run_id=self.parent_run_id
         )
         try:
+            if self.kind == "stage" and self.params:
+                # The notebook may log parameters on this run itself (StageRun): the stage's own go
+                # first, so a clash fails in the cell that caused it, not when the stage closes.
+                backend.log_batch(self.run_id, params=self.params)
+                self._logged_params = {k: str(v) for k, v in self.params.items()}
             if self.autolog:
                 backend.autolog(True)
         except BaseException:
@@ -284,7 +354,8 @@ class ActiveRun:
         try:
             now = int(time.time() * 1000)
             metrics = [*self.metrics, ("mlops.wall_time_s", round(wall, 6), now, 0)]
-            backend.log_batch(self.run_id, params=self.params, metrics=metrics, tags=tags)
+            params = {k: v for k, v in self.params.items() if self._logged_params.get(k) != str(v)}
+            backend.log_batch(self.run_id, params=params, metrics=metrics, tags=tags)
         except MlopsError as err:
             failures.append(str(err))
         if failures and self.status == "FINISHED":
@@ -352,6 +423,58 @@ class ActiveRun:
 
     def __repr__(self) -> str:
         return f"ActiveRun(name={self.name!r}, run_id={self.run_id!r}, status={self.status!r})"
+
+
+class StageRun:
+    """The stage run around a notebook that a pipeline stage executes, seen from inside its kernel.
+
+    The stage runner (another process) opened the run and closes it when the kernel is done; the
+    kernel reaches it through ``JUPYTER_MLOPS_PARENT_RUN_ID`` (:func:`stage_run`). Top-level
+    ``mlops.log_metric(s)`` and ``log_param(s)`` are written to it at once, since the kernel does not
+    know when the stage ends; the runner gathers them with the child runs' metrics, so a sweep's
+    ``select`` and ``rerun`` read them.
+    """
+
+    kind = "stage"
+
+    def __init__(self, ws: Workspace, run_id: str, *, notebook: str | None = None) -> None:
+        self.ws = ws
+        self.run_id = run_id
+        self.status = "RUNNING"
+        self.source: dict[str, Any] = {"notebook": notebook} if notebook else {}
+
+    def bind(self, ws: Workspace) -> StageRun:
+        """The same stage run, recording as ``ws`` (another identity of the same workspace)."""
+        return self if ws is self.ws else StageRun(ws, self.run_id, notebook=self.source.get("notebook"))
+
+    def log_metric(self, key: str, value: float, step: int = 0) -> None:
+        """Write a metric value to the stage run now."""
+        self.log_metrics({key: value}, step)
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        """Write several metric values to the stage run now (one call)."""
+        now = int(time.time() * 1000)
+        rows = [(str(k), _metric_value(k, v), now, int(step)) for k, v in metrics.items()]
+        self.ws.tracking.log_batch(self.run_id, metrics=rows)
+
+    def log_param(self, key: str, value: Any) -> None:
+        """Write a parameter to the stage run now (MLflow refuses a new value for a logged one)."""
+        self.log_params({key: value})
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Write several parameters to the stage run now."""
+        self.ws.tracking.log_batch(self.run_id, params={str(k): v for k, v in params.items()})
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """Write a tag to the stage run now."""
+        self.ws.tracking.log_batch(self.run_id, tags={str(key): str(value)})
+
+    def __repr__(self) -> str:
+        return f"StageRun(run_id={self.run_id!r})"
+
+
+#: What records can be attached to: a run opened here, or the stage run around this notebook.
+TrackedRun = ActiveRun | StageRun
 
 
 @dataclasses.dataclass(frozen=True)
