@@ -56,6 +56,7 @@ def _model_info(info: Mapping[str, Any]) -> dict[str, Any]:
         "created": pick(info, "created", "created_at", "creation_time", "ts"),
         "updated": pick(info, "updated", "updated_at", "last_updated"),
         "run_id": pick(info, "run_id"),
+        "logged_in_run": None,
         "code_hash": pick(info, "code_hash", "code_sha256", "source_sha256"),
         "description": pick(info, "description"),
         "signature": _short(pick(info, "signature", "input_signature")),
@@ -252,9 +253,15 @@ def _evaluation(report: Any) -> dict[str, Any] | None:
     data_specs = _data_specs(
         pick(ev, "data_versions", "datasets") or [p.get("data_version") for p in parts if p.get("data_version")]
     )
+    uses: dict[str, str] = {}
+    for role, part in zip(("features", "labels"), parts, strict=True):
+        spec = part.get("data_version")
+        if spec:
+            text = _use(part, role)
+            uses[spec] = text if uses.get(spec) in (None, text) else f"{uses[spec]}; {text}"
     unversioned = None
     if not data_specs and (data.get("digest") or parts[0].get("rows")):
-        unversioned = {"spec": "not versioned", "fingerprint": data.get("digest"), "rows": parts[0].get("rows")}
+        unversioned = _unversioned(parts[0], data.get("digest"))
     return {
         "id": pick(ev, "eval_id", "evaluation_id", "id", "report_id"),
         "ts": pick(ev, "created", "ts", "evaluated_at"),
@@ -265,12 +272,32 @@ def _evaluation(report: Any) -> dict[str, Any] | None:
         "passed": ev.get("passed"),
         "metrics": metrics,
         "thresholds": limits,
+        "threshold_results": [as_dict(t) for t in ev.get("thresholds") or [] if as_dict(t)],
         "fairness": _fairness(ev),
         "baseline": {"spec": base_ref, "metrics": base_metrics} if base_ref and base_metrics else None,
         "data": data_specs,
+        "data_use": {k: v for k, v in uses.items() if v},
         "unversioned_data": unversioned,
         "warnings": [str(w) for w in ev.get("warnings") or []],
     }
+
+
+def _use(part: Mapping[str, Any], role: str) -> str:
+    """How an evaluation used a data version: whole, as features and target, or a derived part of it."""
+    from ..data.origin import derivation_text
+
+    if part.get("target"):
+        return f"features and target {part['target']!r}"
+    if part.get("derived"):
+        return f"{role}: {derivation_text(part)}"
+    return f"{role}: as versioned"
+
+
+def _unversioned(x: Mapping[str, Any], digest: Any) -> dict[str, Any]:
+    """The card's entry for evaluation rows that match no data version: their own fingerprint."""
+    fingerprint = x.get("fingerprint")
+    shown = f"{fingerprint} (blake3-canonical-v1)" if fingerprint else (f"{digest} (sha256 of the rows)" if digest else None)
+    return {"spec": "not versioned", "fingerprint": shown, "rows": x.get("rows"), "columns": x.get("columns")}
 
 
 def _ci_method(ev: Mapping[str, Any]) -> Any:
@@ -375,6 +402,18 @@ def _lineage_sources(ws: Workspace, dst: tuple[str, str], relations: tuple[str, 
     return [e.src_id for e in edges if e.src_type == "data_version" and e.relation in relations]
 
 
+def _training_use(ws: Workspace, node_id: str, specs: list[str]) -> list[str | None]:
+    """Per training data version, the feature columns the model's input example kept of it."""
+    from ..lineage.graph import edges_of
+
+    with ws.db.read() as conn:
+        edges = edges_of(conn, ("model_version", node_id), direction="in")
+    kept: dict[str, Any] = {
+        e.src_id: (e.payload.get("derived") or {}).get("columns") for e in edges if e.relation == "trained" and e.payload
+    }
+    return [f"features {', '.join(map(str, kept[s]))}" if kept.get(s) else None for s in specs]
+
+
 def gather_facts(ws: Workspace, name: str, version: int, info: Mapping[str, Any]) -> RecordedFacts:
     """Everything recorded about ``name@version``; ``info`` is the registry's record of it."""
     node_id = f"{name}@{version}"
@@ -389,13 +428,24 @@ def gather_facts(ws: Workspace, name: str, version: int, info: Mapping[str, Any]
     params = dict(run.get("params") or {}) if run else None
     if run and not model.get("code_hash"):
         model["code_hash"] = pick(run.get("tags") or {}, "mlops.source_sha256", "mlops.code_sha256")
+    if run and (run.get("tags") or {}).get("mlops.kind") == "log_model":
+        # log_model opened this run around itself: it logged the model, it did not fit it.
+        model["logged_in_run"], model["run_id"] = run_id, None
     specs = _data_specs(pick(info, "data_versions", "training_data", "datasets"))
     if not specs and run_id:
         specs = _lineage_sources(ws, ("run", str(run_id)), ("input_of", "used_by", "read_by"))
+    training = [_data_version(ws, s) for s in specs]
+    for entry, use in zip(training, _training_use(ws, node_id, specs), strict=True):
+        if use:
+            entry["used"] = use
     lifecycle, moves = _lifecycle(ws, name)
     evaluation = _evaluation(ws.evaluation.latest_for(node_id))
     eval_specs = list((evaluation or {}).get("data") or [])
     eval_data = [_data_version(ws, s) for s in eval_specs]
+    for spec, entry in zip(eval_specs, eval_data, strict=True):
+        use = ((evaluation or {}).get("data_use") or {}).get(spec)
+        if use:
+            entry["used"] = use
     if not eval_data and evaluation and evaluation.get("unversioned_data"):
         eval_data = [evaluation["unversioned_data"]]
     return RecordedFacts(
@@ -404,7 +454,7 @@ def gather_facts(ws: Workspace, name: str, version: int, info: Mapping[str, Any]
         model=model if any(v is not None for v in model.values()) else None,
         params=params or None,
         environment=_environment(ws, str(run_id) if run_id else None, run),
-        training_data=[_data_version(ws, s) for s in specs],
+        training_data=training,
         evaluation=evaluation,
         evaluation_data=eval_data,
         review=_review(ws, info, node_id, moves),

@@ -108,18 +108,20 @@ def _data_tables(label: str, versions: list[dict[str, Any]]) -> Built:
     facts: list[tuple[str, Any]] = []
     tables: list[Table] = []
     rows = []
+    used = any(dv.get("used") for dv in versions)
     for dv in versions:
         sensitive = list(dv.get("sensitive_columns") or [])
-        rows.append(
-            (
-                _v(dv.get("spec")),
-                _v(dv.get("fingerprint")),
-                _v(dv.get("rows")),
-                _v(dv.get("columns")),
-                ", ".join(sensitive) if sensitive else ("none declared" if "sensitive_columns" in dv else UNKNOWN),
-                _v(dv.get("created")),
-            )
+        row = (
+            _v(dv.get("spec")),
+            _v(dv.get("fingerprint")),
+            _v(dv.get("rows")),
+            _v(dv.get("columns")),
+            ", ".join(sensitive) if sensitive else ("none declared" if "sensitive_columns" in dv else UNKNOWN),
+            _v(dv.get("created")),
         )
+        rows.append((*row, dv.get("used") or "") if used else row)
+        if dv.get("spec") == "not versioned":
+            continue  # no profile or quality report can exist for rows that were never versioned
         profile = redact_profile(dv.get("profile"), sensitive)
         if profile:
             stat_names = sorted({k for s in profile.values() for k in s})[:8]
@@ -149,9 +151,8 @@ def _data_tables(label: str, versions: list[dict[str, Any]]) -> Built:
             )
         else:
             facts.append((f"Quality reports of {dv.get('spec', UNKNOWN)}", UNKNOWN))
-    tables.insert(
-        0, Table(label, ("data version", "fingerprint", "rows", "columns", "sensitive columns", "created"), tuple(rows))
-    )
+    headers = ("data version", "fingerprint", "rows", "columns", "sensitive columns", "created")
+    tables.insert(0, Table(label, (*headers, "used") if used else headers, tuple(rows)))
     return tuple(facts), tuple(tables)
 
 
@@ -166,6 +167,7 @@ def _model_details(facts: RecordedFacts) -> Built:
         ("Created", _v(_get(m, "created", "created_at", "ts"))),
         ("Last updated", _v(_get(m, "updated", "last_updated"))),
         ("Training run", _v(_get(m, "run_id"))),
+        *((("Logged in run", m["logged_in_run"]),) if m.get("logged_in_run") else ()),
         ("Code hash (sha256)", _v(_get(m, "code_hash", "source_sha256"))),
         ("Artifact manifest hash (sha256)", _v(_get(m, "manifest_sha256"))),
         ("Description", _v(_get(m, "description"))),
@@ -193,7 +195,8 @@ def _metric_rows(metrics: Mapping[str, Any], thresholds: Mapping[str, Any]) -> t
             passed = m.get("passed")
         else:
             value, low, high, passed = m, None, None, None
-        rows.append((name, _v(value), _v(low), _v(high), _v(thresholds.get(name)), _v(passed)))
+        limit = thresholds.get(name)  # no threshold declared is not "unknown": the cell stays empty
+        rows.append((name, _v(value), _v(low), _v(high), limit or "", _v(passed) if limit else ""))
     return tuple(rows)
 
 
@@ -215,7 +218,24 @@ def _metrics(facts: RecordedFacts) -> Built:
         ("metric", "value", "CI low", "CI high", "threshold", "passed"),
         _metric_rows(ev["metrics"], ev.get("thresholds") or {}),
     )
-    return out, (table,)
+    checks = [t for t in ev.get("threshold_results") or [] if isinstance(t, Mapping)]
+    if not checks:
+        return (*out, ("Thresholds", "none declared")), (table,)
+    policy = Table(
+        "Thresholds declared for the evaluation (pass or fail each)",
+        ("check", "limit", "value", "passed", "note"),
+        tuple(
+            (
+                str(t.get("name")),
+                f"{t.get('op')} {t.get('limit')}",
+                _v(t.get("value")),
+                _v(t.get("passed")),
+                t.get("reason") or "",
+            )
+            for t in checks
+        ),
+    )
+    return out, (policy, table)
 
 
 def _fairness(ev: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -234,7 +254,7 @@ def _factors(facts: RecordedFacts) -> Built:
     rows = []
     for f in fairness:
         for g in f.get("groups") or []:
-            rows.append((f.get("feature"), _v(g.get("group")), _v(g.get("n")), _v(g.get("note"))))
+            rows.append((f.get("feature"), _v(g.get("group")), _v(g.get("n")), g.get("note") or ""))
     if rows:
         tables.append(Table("Groups and their sizes in the evaluation data", ("feature", "group", "rows", "note"), tuple(rows)))
     return tuple(out), tuple(tables)
@@ -309,7 +329,7 @@ def _review(facts: RecordedFacts) -> Built:
             Table(
                 "Review history",
                 ("when", "who", "action", "comment"),
-                tuple((_v(e.get("ts")), _v(e.get("actor")), _v(e.get("action")), _v(e.get("comment"))) for e in events),
+                tuple((_v(e.get("ts")), _v(e.get("actor")), _v(e.get("action")), e.get("comment") or "") for e in events),
             )
         )
     approvals = [e for e in events if str(e.get("action", "")).endswith("approve")]

@@ -23,13 +23,13 @@ import sqlalchemy as sa
 from ..core.paths import parse_version_spec, resolve_object_path, validate_file, validate_name, validate_object_id
 from ..errors import IntegrityError, InvalidInput, NotFound, UnsupportedData
 from . import fingerprint as fp
+from . import origin as _origin
 from .entities import DataDiff, DataVerification, DataVersion, DataVersionList
 from .schema import data_versions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from ..tracking.runs import ActiveRun
     from ..workspace import Workspace
 
 __all__ = ["DataService"]
@@ -114,7 +114,7 @@ class DataService:
             The new version, or the latest one when its content, key and sensitive columns are
             unchanged (no new version, no new bytes).
         """
-        from ..tracking.runs import current_run
+        from ..tracking.runs import run_for
 
         name = validate_name(name, kind="data name")
         keys, sens = _names(key, "key"), _names(sensitive, "sensitive")
@@ -123,13 +123,15 @@ class DataService:
                 "description must be text of at most 4000 characters", value=repr(description)[:80], field="description"
             )
         prepared = self._prepare(obj, keys, sens)
-        run = current_run()
+        run = run_for(self.ws)
         existing = self._latest_same(name, prepared["fingerprint"], keys, sens)
         if existing is not None:
             if run is not None:
                 with self.ws.transaction() as conn:
-                    self._link_run(conn, existing, run)
+                    self._link_run(conn, existing, run.run_id)
+            _origin.mark(obj, existing)
             return existing
+        parent = self._parent_of(obj, prepared["fingerprint"])
         if prepared["profile"] is None:
             from .profile import profile_frame
 
@@ -216,9 +218,41 @@ class DataService:
                 self.ws.link(conn, ("data_version", version.spec), "follows", ("data_version", f"{name}@{number - 1}"))
             if src.get("notebook"):
                 self.ws.link(conn, ("notebook", str(src["notebook"])), "source_of", ("data_version", version.spec))
+            if parent is not None:
+                node, parent_node = ("data_version", version.spec), ("data_version", parent["data_version"])
+                self.ws.link(conn, node, "derived_from", parent_node, parent)
             if run is not None:
-                self._link_run(conn, version, run)
+                self._link_run(conn, version, run.run_id)
+        _origin.mark(obj, version)
         return version
+
+    def _parent_of(self, obj: Any, fingerprint: str) -> dict[str, Any] | None:
+        """The version a frame about to be versioned was derived from (its mark), with what was kept."""
+        if _origin.marked_spec(obj) is None:
+            return None
+        found = _origin.describe(self, obj, fingerprint=fingerprint)
+        return found if found.get("derived") else None
+
+    def origin(self, obj: Any) -> dict[str, Any]:
+        """Where ``obj`` came from: the data version it is, or was derived from, or its own fingerprint.
+
+        See :func:`jupyter_mlops.data.origin.describe`; ``evaluate`` and ``log_model`` record this
+        for the frames they are given.
+        """
+        return _origin.describe(self, obj)
+
+    def find_by_fingerprint(self, fingerprint: str) -> DataVersion | None:
+        """The newest version whose full-content fingerprint is ``fingerprint``, or ``None``."""
+        q = (
+            sa.select(data_versions)
+            .where(data_versions.c.fingerprint == fingerprint, data_versions.c.scheme == fp.SCHEME)
+            .order_by(data_versions.c.id.desc())
+            .limit(1)
+        )
+        self.ws._ensure_schema()
+        with self.ws.db.read() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else _row_to_version(row)
 
     def _prepare(self, obj: Any, keys: tuple[str, ...], sens: tuple[str, ...]) -> dict[str, Any]:
         """Validate ``obj`` and compute everything a version needs, writing nothing."""
@@ -322,19 +356,29 @@ class DataService:
         same = latest.fingerprint == fingerprint and latest.scheme == fp.SCHEME
         return latest if same and set(latest.key) == set(keys) and set(latest.sensitive) == set(sens) else None
 
-    def _link_run(self, conn: Connection, version: DataVersion, run: ActiveRun) -> None:
-        """Lineage edge, audit event and MLflow dataset input for ``version`` used in ``run``."""
+    def use(self, spec: str | DataVersion, run_id: str) -> DataVersion:
+        """Record that run ``run_id`` reads version ``spec`` without loading it (a stage's declared input).
+
+        The same records as loading it inside the run: a lineage edge, a ``data.use`` audit event
+        and an MLflow dataset input; nothing is written when the link exists already.
+        """
+        version = self.get(spec)
+        with self.ws.transaction() as conn:
+            self._link_run(conn, version, run_id)
+        return version
+
+    def _link_run(self, conn: Connection, version: DataVersion, run_id: str) -> None:
+        """Lineage edge, audit event and MLflow dataset input for ``version`` used in run ``run_id``."""
         from ..tracking.datasets import log_dataset_input
 
-        new = self.ws.link(
-            conn, ("data_version", version.spec), "input_of", ("run", run.run_id), {"fingerprint": version.fingerprint}
-        )
+        edge = {"fingerprint": version.fingerprint}
+        new = self.ws.link(conn, ("data_version", version.spec), "input_of", ("run", run_id), edge)
         if not new:
             return
-        self.ws.record(conn, "data.use", "data_version", version.spec, {"run_id": run.run_id, "fingerprint": version.fingerprint})
+        self.ws.record(conn, "data.use", "data_version", version.spec, {"run_id": run_id, "fingerprint": version.fingerprint})
         log_dataset_input(
             self.ws.tracking,
-            run.run_id,
+            run_id,
             name=version.spec,
             fingerprint=version.fingerprint,
             source={"spec": version.spec, "fingerprint": version.fingerprint, "scheme": version.scheme, "uri": version.location},
@@ -397,14 +441,15 @@ class DataService:
         The snapshot is re-hashed (a corrupt object raises :class:`IntegrityError` naming it) and a
         decoded frame is re-fingerprinted. Inside a tracked run the version is linked to the run.
         """
-        from ..tracking.runs import current_run
+        from ..tracking.runs import run_for
 
         version = self.get(spec)
         data = self._read(version)
-        run = current_run()
+        run = run_for(self.ws)
         if run is not None:
             with self.ws.transaction() as conn:
-                self._link_run(conn, version, run)
+                self._link_run(conn, version, run.run_id)
+        _origin.mark(data, version)  # frames derived from it still name it (see data/origin.py)
         return data
 
     def _object(self, object_id: str) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..store.metadata import SchemaComponent, create_tables
+from ..store.metadata import SchemaComponent, add_columns, create_tables
 
 __all__ = ["SCHEMA", "evaluations"]
 
@@ -31,6 +31,9 @@ evaluations = sa.Table(
     sa.Column("actor", sa.String(256), nullable=False),
     sa.Column("ts", sa.String(40), nullable=False),
     sa.Column("report_object", sa.String(128), nullable=False),
+    # The evaluated model's content hash: an evaluation of an object not yet logged attaches to
+    # the version logged from it later in the same run.
+    sa.Column("model_sha256", sa.String(64), index=True),
 )
 
-SCHEMA = SchemaComponent("evaluation", [create_tables(metadata)])
+SCHEMA = SchemaComponent("evaluation", [create_tables(metadata), add_columns(evaluations, "model_sha256")])

@@ -10,6 +10,7 @@ and :meth:`EvaluationService.latest_for`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime
@@ -44,8 +45,9 @@ class EvaluationService:
         self,
         model: Any,
         X: Any,
-        y: Any,
+        y: Any = None,
         *,
+        target: str | None = None,
         sensitive_features: Any = None,
         baseline: Any = None,
         thresholds: dict[str, Any] | None = None,
@@ -62,7 +64,11 @@ class EvaluationService:
         model:
             A fitted estimator, or a registered version spec (``"name@3"``, ``"name@champion"``).
         X, y:
-            Test features and labels (frames, arrays, data versions or data specs).
+            Test features and labels (frames, arrays, data versions or data specs). ``X`` may
+            hold the labels too, named by ``target``: ``evaluate(model, "arrests-test@1",
+            target="released")``.
+        target:
+            The label column of ``X`` (instead of ``y``); the other columns are the features.
         sensitive_features:
             Column names of ``X`` (list or ``"colour,sex"``), a Series, a DataFrame or a dict.
             Each feature and each pair of features gets per-group metrics and disparities.
@@ -72,7 +78,10 @@ class EvaluationService:
         thresholds:
             ``{"accuracy": 0.7, "equalized_odds_difference": ("<=", 0.1), ...}``.
         model_version:
-            The registered version ``model`` is (when ``model`` is an estimator object).
+            The registered version ``model`` is (when ``model`` is an estimator object). Without
+            it, an estimator loaded from the registry is that version, and one logged in the same
+            run (same content hash) is the version logged from it; an evaluation made before the
+            model is logged attaches to the version when it is.
         n_bootstrap, seed:
             Bootstrap rounds for the 95% intervals (0 turns them off) and the random seed.
         plots:
@@ -110,8 +119,30 @@ class EvaluationService:
                 )
             ref = declared
         X_val, x_info = sources.resolve_data(ws, X, "X")
-        y_val, y_info = sources.resolve_data(ws, y, "y")
+        if target is not None:
+            if y is not None:
+                raise InvalidInput(
+                    "give the labels either as y or as target='column' of X, not both", field="target", hint="drop y"
+                )
+            X_val, y_val = sources.split_target(X_val, target)
+            x_info = {**x_info, "target": target}
+            y_info = {**x_info}
+        elif y is None:
+            raise InvalidInput(
+                "evaluate needs the labels",
+                hint="pass y, or target='column' when X holds the labels (e.g. a data version spec)",
+                field="y",
+            )
+        else:
+            y_val, y_info = sources.resolve_data(ws, y, "y")
+        # Frames handed in directly: the version they were loaded as (or derived from), else their fingerprint.
+        x_info = x_info or ws.data.origin(X_val)
+        y_info = y_info or ws.data.origin(y_val)
         prepared = prepare(model_obj, X_val, y_val)
+        run = _active_run(ws)
+        model_sha = sources.model_sha256(model_obj)
+        if ref is None:
+            ref = ws.models.version_of(model_obj, run.run_id if run is not None else None)
         sens = None if sensitive_features is None else sensitive_frame(sensitive_features, X_val, prepared.n)
         checks = parse_thresholds(thresholds, prepared.task, [] if sens is None else list(sens.columns))
         base_model, base_info = self._baseline(baseline, ref)
@@ -133,11 +164,11 @@ class EvaluationService:
         pngs = {} if not plots else _plots(prepared, fairness)
 
         eval_id = uuid.uuid4().hex
-        run = _active_run()
         data = {
             "X": {"rows": prepared.n, **x_info},
             "y": y_info,
             "digest": sources.data_digest(X_val, y_val),
+            "read": _read_by(ws, run),
         }
         import base64
 
@@ -169,7 +200,7 @@ class EvaluationService:
         report_object = ws.objects.put_bytes(report_json.encode("utf-8")).object_id
         if run is not None:
             _log_artifacts(ws, run.run_id, report, report_json, pngs)
-        self._store(report, report_object, x_info, y_info)
+        self._store(report, report_object, x_info, y_info, model_sha)
         if run is not None:
             run.log_metrics(_run_metrics(report))
         return report
@@ -244,7 +275,9 @@ class EvaluationService:
             }
         return out
 
-    def _store(self, report: EvaluationReport, report_object: str, x_info: dict[str, Any], y_info: dict[str, Any]) -> None:
+    def _store(
+        self, report: EvaluationReport, report_object: str, x_info: dict[str, Any], y_info: dict[str, Any], model_sha: str
+    ) -> None:
         import sqlalchemy as sa
 
         from .schema import evaluations
@@ -274,6 +307,8 @@ class EvaluationService:
                     "baseline": report.baseline.get("ref"),
                     "run_id": report.run_id,
                     "data_digest": report.data.get("digest"),
+                    "data": {k: report.data.get(k) for k in ("X", "y", "read")},
+                    "model_sha256": model_sha,
                     "report_object": report_object,
                 },
             )
@@ -293,6 +328,7 @@ class EvaluationService:
                     actor=ws.actor,
                     ts=event.ts,
                     report_object=report_object,
+                    model_sha256=model_sha,
                 )
             )
             if report.model_version:
@@ -303,9 +339,56 @@ class EvaluationService:
                 ws.link(conn, ("run", report.run_id), "produced", node)
             for info in (x_info, y_info):
                 if info.get("data_version"):
-                    ws.link(
-                        conn, ("data_version", info["data_version"]), "input_of", node, {"fingerprint": info.get("fingerprint")}
-                    )
+                    edge = {k: info[k] for k in ("fingerprint", "derived", "target") if info.get(k) is not None}
+                    ws.link(conn, ("data_version", info["data_version"]), "input_of", node, edge)
+
+    def attach(self, model_version: str, model_sha: str, run_id: str | None) -> list[str]:
+        """Attach evaluations of a model made before it was logged to the version logged from it.
+
+        Attached are the evaluations with no model version whose model has content hash
+        ``model_sha``, made in run ``run_id`` (``None``: outside any tracked run, by this actor).
+        Each gets a new stored report naming the version, a ``model.evaluation_attach`` audit
+        event (the report before and after) and an ``evaluates`` lineage edge. Returns their ids.
+        """
+        import sqlalchemy as sa
+
+        from .schema import evaluations
+
+        ws = self.ws
+        t = evaluations
+        q = sa.select(t.c.id, t.c.report_object).where(t.c.model_version.is_(None), t.c.model_sha256 == model_sha)
+        q = q.where(t.c.run_id == run_id) if run_id is not None else q.where(t.c.run_id.is_(None), t.c.actor == ws.actor)
+        ws._ensure_schema()
+        with ws.db.read() as conn:
+            rows = conn.execute(q.order_by(t.c.seq)).all()
+        attached = []
+        for row in rows:
+            report = dataclasses.replace(self.get(row.id), model_version=model_version)
+            new_object = ws.objects.put_bytes(canonical_json(report.to_dict()).encode("utf-8")).object_id
+            with ws.transaction() as conn:
+                done = conn.execute(
+                    sa.update(t)
+                    .where(t.c.id == row.id, t.c.model_version.is_(None))
+                    .values(model_version=model_version, report_object=new_object)
+                ).rowcount
+                if not done:  # attached meanwhile by another process
+                    continue
+                ws.record(
+                    conn,
+                    "model.evaluation_attach",
+                    "evaluation",
+                    row.id,
+                    {
+                        "model_version": model_version,
+                        "model_sha256": model_sha,
+                        "run_id": run_id,
+                        "report_before": row.report_object,
+                        "report_after": new_object,
+                    },
+                )
+                ws.link(conn, ("evaluation", row.id), "evaluates", ("model_version", model_version), {"attached": True})
+            attached.append(row.id)
+        return attached
 
     # -- reading ----------------------------------------------------------------------------
     def get(self, eval_id: str) -> EvaluationReport:
@@ -362,10 +445,21 @@ class EvaluationService:
         ]
 
 
-def _active_run() -> Any:
-    from ..tracking.runs import current_run
+def _active_run(ws: Workspace) -> Any:
+    from ..tracking.runs import run_for
 
-    return current_run()
+    return run_for(ws)
+
+
+def _read_by(ws: Workspace, run: Any) -> list[str]:
+    """The data versions the evaluating run read (in it, or in its stage), for the record."""
+    if run is None:
+        return []
+    from ..lineage.graph import data_read_by
+    from ..tracking.runs import reading_runs
+
+    with ws.db.read() as conn:
+        return data_read_by(conn, reading_runs(ws, run))
 
 
 def _plots(prepared: Any, fairness: dict[str, Any] | None) -> dict[str, bytes]:

@@ -17,7 +17,17 @@ from ..errors import InvalidInput, NotFound
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-__all__ = ["data_digest", "describe_model", "load_model", "models_or_none", "resolve_data", "resolve_ref", "serving_version"]
+__all__ = [
+    "data_digest",
+    "describe_model",
+    "load_model",
+    "model_sha256",
+    "models_or_none",
+    "resolve_data",
+    "resolve_ref",
+    "serving_version",
+    "split_target",
+]
 
 _RESOLVERS = ("resolve", "resolve_version", "get_version")
 
@@ -128,6 +138,36 @@ def resolve_data(ws: Workspace, value: Any, what: str) -> tuple[Any, dict[str, A
         spec = str(parse_version_spec(value, kind="data version"))
         ref = _data_ref(data.get(spec)) or (spec, None)
     return data.load(ref[0]), {"data_version": ref[0], "fingerprint": ref[1]}
+
+
+def model_sha256(model: Any) -> str:
+    """The model's content hash (see :func:`jupyter_mlops.tracking.models.model_sha256`)."""
+    from ..tracking.models import model_sha256 as content_hash
+
+    return content_hash(model)
+
+
+def split_target(frame: Any, target: str) -> tuple[Any, Any]:
+    """``(features, labels)`` of a frame that holds its label column ``target``."""
+    columns = getattr(frame, "columns", None)
+    if columns is None:
+        raise InvalidInput(
+            f"target={target!r} needs X to be a DataFrame (or a data version of one), got {type(frame).__name__}",
+            value=type(frame).__name__,
+            hint="pass y instead",
+            field="target",
+        )
+    if target not in columns:
+        import difflib
+
+        close = difflib.get_close_matches(str(target), [str(c) for c in columns], n=1)
+        raise InvalidInput(
+            f"X has no column {target!r} to use as the target",
+            value=str(target),
+            hint=f"did you mean {close[0]!r}?" if close else f"columns: {', '.join(map(str, columns))}"[:300],
+            field="target",
+        )
+    return frame.drop(columns=[target]), frame[target]
 
 
 def data_digest(X: Any, y: Any) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from ..core.entities import Entity, escape
 from .schema import lineage_edges
 
-__all__ = ["Edge", "LineageGraph", "add_edge", "edges_of", "walk"]
+__all__ = ["Edge", "LineageGraph", "add_edge", "data_read_by", "edges_of", "walk"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +99,17 @@ def edges_of(conn: Connection, node: tuple[str, str], *, direction: str = "both"
         conds.append(sa.and_(lineage_edges.c.dst_type == t, lineage_edges.c.dst_id == i))
     rows = conn.execute(sa.select(lineage_edges).where(sa.or_(*conds)).order_by(lineage_edges.c.id))
     return [_edge(r) for r in rows]
+
+
+def data_read_by(conn: Connection, run_ids: list[str]) -> list[str]:
+    """The data versions linked as inputs to any of ``run_ids``, oldest first (no repeats)."""
+    t = lineage_edges
+    found = conn.execute(
+        sa.select(t.c.src_id)
+        .where(t.c.dst_type == "run", t.c.dst_id.in_(run_ids), t.c.relation == "input_of", t.c.src_type == "data_version")
+        .order_by(t.c.id)
+    ).scalars()
+    return list(dict.fromkeys(str(f) for f in found))
 
 
 def walk(conn: Connection, node: tuple[str, str], *, max_nodes: int = 500) -> LineageGraph:

@@ -47,6 +47,7 @@ class ModelVersion(Entity):
     aliases: tuple[str, ...] = ()
     manifest: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     signature: dict[str, Any] | None = None
+    model_sha256: str | None = None
 
     @property
     def ref(self) -> str:

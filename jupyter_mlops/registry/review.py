@@ -161,11 +161,16 @@ def request_review(reg: ModelRegistry, spec: str, note: str) -> Review:
 
 def _ident(found: Any) -> dict[str, Any]:
     """What identifies the evaluation or card the request relied on (for the audit event)."""
-    out = {}
+    out: dict[str, Any] = {}
     for attr in ("eval_id", "card_version", "sha256", "passed"):
         value = getattr(found, attr, None)
         if isinstance(value, (str, int, bool)):
             out[attr] = value
+    checks = getattr(found, "thresholds", None)
+    if isinstance(checks, (list, tuple)) and checks:  # what the reviewer is asked to accept, line by line
+        out["thresholds"] = [
+            {k: t.get(k) for k in ("name", "op", "limit", "value", "passed")} for t in checks if isinstance(t, dict)
+        ]
     return out or {"type": type(found).__name__}
 
 

@@ -5,7 +5,8 @@ hash of every artifact file, the data and code it came from, reviews, or who mov
 and on whose approval. Those live here, written in the same transaction as their audit event:
 
 - ``model_versions``: one row per registered version, with its artifact manifest
-  (relative path -> sha256 and size), run, data versions, code hash, author and review status;
+  (relative path -> sha256 and size), run, data versions, code hash, content hash of the fitted
+  model, author and review status;
 - ``model_reviews``: every review request, approval and rejection, in order;
 - ``model_alias_history``: every alias move (from version, to version, who, when, approved by).
   The current target of an alias is the ``to_version`` of its newest row.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..store.metadata import SchemaComponent, create_tables
+from ..store.metadata import SchemaComponent, add_columns, create_tables
 
 __all__ = ["SCHEMA", "model_alias_history", "model_reviews", "model_versions"]
 
@@ -43,6 +44,9 @@ model_versions = sa.Table(
     sa.Column("model_type", sa.String(512), nullable=False),
     sa.Column("status", sa.String(16), nullable=False, server_default="none"),
     sa.Column("log_seq", sa.Integer, nullable=False),
+    # A content hash of the fitted model (tracking.models.model_sha256): evaluations of the same
+    # object, made before or after it was logged, attach to this version.
+    sa.Column("model_sha256", sa.String(64), index=True),
 )
 
 model_reviews = sa.Table(
@@ -77,4 +81,4 @@ model_alias_history = sa.Table(
     sa.Index("ix_model_alias_history", "name", "alias"),
 )
 
-SCHEMA = SchemaComponent("registry", [create_tables(metadata)])
+SCHEMA = SchemaComponent("registry", [create_tables(metadata), add_columns(model_versions, "model_sha256")])

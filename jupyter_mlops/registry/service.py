@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ..tracking.models import PreparedModel
-    from ..tracking.runs import ActiveRun
+    from ..tracking.runs import ActiveRun, TrackedRun
     from ..workspace import Workspace
 
 __all__ = ["ModelRegistry"]
@@ -46,6 +47,23 @@ def _trusted(types: Any) -> tuple[str, ...]:
             field="trusted_types",
         )
     return tuple(sorted(set(types)))
+
+
+# Estimator objects this process loaded or logged: (workspace root, id) -> (weak reference, ref, content hash).
+_known: dict[tuple[str, int], tuple[weakref.ref[Any], str, str]] = {}
+
+
+def _remember(ws: Workspace, model: Any, ref: str, sha: str) -> None:
+    key = (str(ws.settings.root), id(model))
+
+    def forget(_gone: weakref.ref[Any]) -> None:
+        _known.pop(key, None)
+
+    try:
+        ref_to = weakref.ref(model, forget)
+    except TypeError:  # an object without weak references: matched by content hash only
+        return
+    _known[key] = (ref_to, ref, sha)
 
 
 class ModelRegistry:
@@ -86,11 +104,15 @@ class ModelRegistry:
         ModelVersion
             The new version with its artifact manifest, run, data versions and code hash.
 
-        The model is logged inside the active tracked run; without one, a run named
-        ``log_model`` is opened and closed around the call.
+        The model is logged inside the active tracked run (at the top level of a stage notebook:
+        the stage run); without one, a run named ``log_model`` is opened and closed around the
+        call. The data versions the run read (loaded or versioned in it, in its parent stage run,
+        or declared as the stage's inputs) and the version ``X_example`` was taken from are
+        recorded as its training data. Evaluations of the same model (by content hash) made
+        earlier in the same run attach to the new version.
         """
         from ..tracking.models import prepare_sklearn
-        from ..tracking.runs import current_run
+        from ..tracking.runs import run_for
 
         name = validate_name(name, kind="model name")
         if X_example is None:
@@ -98,24 +120,55 @@ class ModelRegistry:
                 "X_example is required", hint="pass a few training rows, e.g. X_example=X_train.head()", field="X_example"
             )
         prepared = prepare_sklearn(model, X_example, serialization=serialization, trusted_types=_trusted(trusted_types))
-        run = current_run()
+        origin = self.ws.data.origin(prepared.example)  # the rows the signature came from
+        run = run_for(self.ws)
         own: ActiveRun | None = None
         if run is None or run.ws.settings.root != self.ws.settings.root:
             own = self.ws.start_run("log_model", kind="log_model")
             run = own.start()
         try:
-            version = self._log_in_run(prepared, name, run.run_id)
+            version = self._log_in_run(prepared, name, run, origin)
         except BaseException as exc:
             if own is not None:
                 own.end(exc)
             raise
         if own is not None:
             own.end()
+        # Evaluations of this very model made before it was logged now belong to the version.
+        self.ws.evaluation.attach(version.ref, prepared.content_sha256, None if own is not None else run.run_id)
+        _remember(self.ws, model, version.ref, prepared.content_sha256)
         return version
 
-    def _log_in_run(self, prepared: PreparedModel, name: str, run_id: str) -> ModelVersion:
+    def version_of(self, model: Any, run_id: str | None) -> str | None:
+        """The registered version an estimator object is, if this workspace knows: ``"name@N"`` or ``None``.
+
+        A model loaded with :meth:`load_model` (or logged with :meth:`log_model`) in this process
+        is that version while its content is unchanged; otherwise the newest version with the same
+        content hash logged in run ``run_id`` (``None``: logged outside any tracked run by this
+        actor, in a ``log_model`` run of its own).
+        """
+        from ..tracking.models import model_sha256
+        from ..tracking.schema import runs
+
+        sha = model_sha256(model)
+        known = _known.get((str(self.ws.settings.root), id(model)))
+        if known is not None and known[0]() is model and known[2] == sha:
+            return known[1]
+        t = model_versions
+        q = sa.select(t.c.name, t.c.version).where(t.c.model_sha256 == sha).order_by(t.c.created.desc()).limit(1)
+        if run_id is not None:
+            q = q.where(t.c.run_id == run_id)
+        else:
+            q = q.join(runs, runs.c.run_id == t.c.run_id).where(runs.c.kind == "log_model", t.c.author == self.ws.actor)
+        self.ws._ensure_schema()
+        with self.ws.db.read() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else f"{row.name}@{row.version}"
+
+    def _log_in_run(self, prepared: PreparedModel, name: str, run: TrackedRun, origin: dict[str, Any]) -> ModelVersion:
         from ..tracking import models as mlf
 
+        run_id = run.run_id
         ws = self.ws
         backend = ws.tracking
         trusted, serialization, model_type = prepared.trusted_types, prepared.serialization, prepared.model_type
@@ -125,7 +178,7 @@ class ModelRegistry:
         try:
             manifest = mlf.hash_artifacts(backend, logged.artifact_uri)
             manifest_sha = sha256_json(manifest)
-            code_sha, data_versions = self._provenance(run_id)
+            code_sha, data_versions = self._provenance(run, origin)
             with ws.transaction() as conn:
                 event = ws.record(
                     conn,
@@ -142,6 +195,8 @@ class ModelRegistry:
                         "files": {k: v["sha256"] for k, v in manifest.items()},
                         "code_sha256": code_sha,
                         "data_versions": data_versions,
+                        "model_sha256": prepared.content_sha256,
+                        "example_origin": origin,
                     },
                 )
                 conn.execute(
@@ -165,35 +220,36 @@ class ModelRegistry:
                         model_type=model_type,
                         status="none",
                         log_seq=event.seq,
+                        model_sha256=prepared.content_sha256,
                     )
                 )
                 ws.link(conn, ("run", run_id), "produced", ("model_version", ref))
                 for dv in data_versions:
-                    ws.link(conn, ("data_version", dv), "trained", ("model_version", ref))
+                    derived = origin.get("derived") if origin.get("data_version") == dv else None
+                    edge = {"derived": derived} if derived else None
+                    ws.link(conn, ("data_version", dv), "trained", ("model_version", ref), edge)
         except BaseException:
             with contextlib.suppress(MlopsError):
                 mlf.delete_version(backend, name, number)
             raise
         return self.get(ref)
 
-    def _provenance(self, run_id: str) -> tuple[str | None, list[str]]:
-        """The run's code hash and the data versions linked to it as inputs (from lineage)."""
-        from ..lineage.schema import lineage_edges
+    def _provenance(self, run: TrackedRun, origin: dict[str, Any]) -> tuple[str | None, list[str]]:
+        """The run's code hash and the data versions it read (``X_example``'s version first).
+
+        Read means loaded or versioned in the run, or in the stage run it belongs to, or declared
+        as that stage's inputs (:func:`~jupyter_mlops.tracking.runs.reading_runs`).
+        """
+        from ..lineage.graph import data_read_by
+        from ..tracking.runs import reading_runs
         from ..tracking.schema import runs
 
+        run_id = run.run_id
         with self.ws.db.read() as conn:
             code = conn.execute(sa.select(runs.c.source_sha256).where(runs.c.run_id == run_id)).scalar()
-            data = conn.execute(
-                sa.select(lineage_edges.c.src_id)
-                .where(
-                    lineage_edges.c.dst_type == "run",
-                    lineage_edges.c.dst_id == run_id,
-                    lineage_edges.c.relation == "input_of",
-                    lineage_edges.c.src_type == "data_version",
-                )
-                .order_by(lineage_edges.c.id)
-            ).scalars()
-            data_versions = list(dict.fromkeys(str(d) for d in data))
+            read = data_read_by(conn, reading_runs(self.ws, run))
+        first = [origin["data_version"]] if origin.get("data_version") else []
+        data_versions = list(dict.fromkeys([*first, *read]))
         if not code:
             code = self.ws.tracking.get_run(run_id)["tags"].get("mlops.source_sha256")
         return (str(code) if code else None), data_versions
@@ -267,6 +323,7 @@ class ModelRegistry:
             aliases=aliases,
             manifest=json.loads(row.manifest),
             signature=json.loads(row.signature) if row.signature else None,
+            model_sha256=row.model_sha256,
         )
 
     def get(self, spec: str) -> ModelVersion:
@@ -349,7 +406,9 @@ class ModelRegistry:
                     f"`jupyter-mlops model promote {mv.ref} --alias {vs.alias}`",
                 )
         with mlf.fetch_verified(self.ws.tracking, mv.artifact_uri, mv.manifest, ref=mv.ref) as folder:
-            return mlf.load_verified(folder, serialization=mv.serialization, trusted_types=mv.trusted_types, ref=mv.ref)
+            model = mlf.load_verified(folder, serialization=mv.serialization, trusted_types=mv.trusted_types, ref=mv.ref)
+        _remember(self.ws, model, mv.ref, mlf.model_sha256(model))  # evaluate(model) then knows its version
+        return model
 
     # -- review (rules in registry/review.py) ------------------------------------------------------
     def request_review(self, spec: str, note: str = "") -> Review:

@@ -60,6 +60,28 @@ def create_tables(metadata: sa.MetaData) -> Migration:
     return step
 
 
+def add_columns(table: sa.Table, *names: str) -> Migration:
+    """A migration step that adds ``table``'s columns ``names`` where they are missing.
+
+    ``create_tables`` builds a new database from the current table definitions, which already
+    have these columns; an older database gets them here (nullable, no default, with their
+    indexes), so the step is safe for both.
+    """
+
+    def step(conn: Connection) -> None:
+        have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+        for name in names:
+            if name not in have:
+                column = table.c[name]
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}'))
+        for index in table.indexes:
+            if any(c.name in names for c in index.columns):
+                index.create(conn, checkfirst=True)
+
+    return step
+
+
 class MetadataStore:
     """Connections, transactions and schema migrations of the metadata database."""
 

@@ -35,6 +35,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import types
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ __all__ = [
     "hash_artifacts",
     "load_verified",
     "log_sklearn",
+    "model_sha256",
     "prepare_sklearn",
     "PreparedModel",
     "register_version",
@@ -70,6 +72,61 @@ SERIALIZATIONS = ("skops", "cloudpickle")
 _MODEL_FILES = {"skops": "model.skops", "cloudpickle": "model.pkl"}
 _CHUNK = 1 << 20
 _EXAMPLE_ROWS = 5
+
+
+def model_sha256(model: Any) -> str:
+    """A content hash of a fitted model: the same for the same learned state, whatever the object.
+
+    Two objects with equal class, parameters and fitted attributes (a model and its copy, or the
+    model loaded back from a version) hash alike, so an evaluation of an object and the version
+    logged from it can be matched without comparing identities. It walks the object's state
+    (``__getstate__``, as pickle and skops do) in a canonical order: arrays by dtype, shape and
+    bytes, containers in order (mappings sorted by key), objects by their class and state. The
+    bytes skops writes are not used: its zip file is not reproducible.
+    """
+    h = hashlib.sha256(b"jupyter-mlops-model-v1")
+    _feed(h, model, 0, set())
+    return h.hexdigest()
+
+
+def _feed(h: Any, obj: Any, depth: int, stack: set[int]) -> None:
+    import numpy as np
+
+    if depth > 200:
+        raise UnsupportedData("the model is nested too deeply to hash", field="model")
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes, np.generic)):
+        h.update(f"s{type(obj).__name__}:{obj!r};".encode())
+        return
+    if isinstance(obj, np.ndarray):
+        h.update(f"a{obj.dtype.str}{obj.shape};".encode())
+        h.update(repr(obj.tolist()).encode() if obj.dtype.hasobject else np.ascontiguousarray(obj).tobytes())
+        return
+    if isinstance(obj, (np.dtype, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType, np.ufunc)):
+        h.update(f"t{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))};".encode())
+        return
+    if id(obj) in stack:  # a reference cycle: its place is enough
+        h.update(b"cycle;")
+        return
+    stack.add(id(obj))
+    try:
+        if isinstance(obj, dict):
+            h.update(f"d{len(obj)};".encode())
+            for key in sorted(obj, key=repr):
+                _feed(h, key, depth + 1, stack)
+                _feed(h, obj[key], depth + 1, stack)
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+            h.update(f"l{type(obj).__name__}{len(obj)};".encode())
+            for item in items:
+                _feed(h, item, depth + 1, stack)
+        else:
+            cls = type(obj)
+            h.update(f"o{cls.__module__}.{cls.__qualname__};".encode())
+            getstate = getattr(obj, "__getstate__", None)
+            state = getstate() if callable(getstate) else getattr(obj, "__dict__", repr(obj))
+            _feed(h, state, depth + 1, stack)
+    finally:
+        stack.discard(id(obj))
 
 
 @dataclass(frozen=True)
@@ -144,6 +201,7 @@ class PreparedModel:
     prediction: Any
     serialization: str
     trusted_types: tuple[str, ...]
+    content_sha256: str = ""
 
 
 def prepare_sklearn(
@@ -172,7 +230,7 @@ def prepare_sklearn(
         ) from exc
     if serialization == "skops":
         _check_skops(model, trusted_types)
-    return PreparedModel(model, model_type, example, prediction, serialization, trusted_types)
+    return PreparedModel(model, model_type, example, prediction, serialization, trusted_types, model_sha256(model))
 
 
 def log_sklearn(backend: MlflowBackend, prepared: PreparedModel, *, run_id: str) -> LoggedModel:
