@@ -51,10 +51,17 @@ def data_fingerprint(ws: Workspace, spec: str) -> str | None:
     return str(fp) if fp else None
 
 
-def fingerprint(ws: Workspace, io: IOSpec, base_dir: str | Path) -> str | None:
-    """Fingerprint of one declared input or output, ``None`` when it does not exist."""
+def fingerprint(ws: Workspace, io: IOSpec, base_dir: str | Path, *, run_ids: list[str] | None = None) -> str | None:
+    """Fingerprint of one declared input or output, ``None`` when it does not exist.
+
+    A model output's "fingerprint" is the version (``name@N``) that runs ``run_ids`` (the stage run
+    and its children) logged last.
+    """
     if io.kind == "data":
         return data_fingerprint(ws, io.ref)
+    if io.kind == "model":
+        logged = [v for v in ws.models.list_models(io.ref).versions if v.run_id in (run_ids or [])]
+        return logged[0].ref if logged else None  # newest first
     path = resolve_inside(base_dir, io.ref)
     return sha256_file(path) if path.is_file() else None
 
@@ -91,6 +98,12 @@ def verify_recorded(ws: Workspace, row: Mapping[str, Any], base_dir: str | Path)
             problems.append(f"executed notebook {obj[:12]} is {state}")
     outputs = json.loads(row.get("outputs") or "{}")
     for key, fp in outputs.items():
+        if key.startswith("model:"):
+            try:
+                ws.models.get(str(fp))
+            except NotFound:
+                problems.append(f"output model {fp} no longer exists")
+            continue
         if key.startswith("file:"):
             try:
                 path = resolve_inside(base_dir, key[5:])

@@ -96,6 +96,9 @@ def _lookup(ref: str, params: Mapping[str, Any], results: Mapping[str, Mapping[s
         return stage.get("run_id") or stage.get("source_run_id")
     name = ".".join(parts[3:])
     table = stage.get(parts[2]) or {}
+    models = [k for k in table if parts[2] == "outputs" and str(k).startswith("model:")]
+    if name == "model" and name not in table and len(models) == 1:
+        name = models[0]  # ${stages.S.outputs.model}: the one model the stage declares
     if name not in table:
         known = ", ".join(sorted(table)) or "none"
         raise InvalidInput(

@@ -86,7 +86,9 @@ class TerminalProgress:
             tail = f" - {e['message']}" if e.get("message") and e["outcome"] not in ("SUCCEEDED",) else ""
             return f"{stamp} {_label(e)} {e['outcome']} ({float(e.get('seconds') or 0):.1f}s){tail}"
         if kind == "sweep_select":
-            return f"{stamp} {e['stage']}: selected variant {e['variant']} ({e['metric']}={e['value']:.4g})"
+            models = [str(v) for k, v in (e.get("outputs") or {}).items() if str(k).startswith("model:")]
+            tail = f" -> {', '.join(models)}" if models else ""
+            return f"{stamp} {e['stage']}: selected variant {e['variant']} ({e['metric']}={e['value']:.4g}){tail}"
         if kind == "pipeline_end":
             return f"{stamp} pipeline {e['status']}"
         return None

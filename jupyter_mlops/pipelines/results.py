@@ -50,7 +50,9 @@ class PipelineResult(Entity):
             if s.message and s.outcome not in ("SUCCEEDED", "CACHED"):
                 lines.append(f"      {s.message}")
         for name, sel in self.selected.items():
-            lines.append(f"  sweep {name}: best {sel['metric']}={sel['value']:.4g} with {sel['params']}")
+            models = [str(v) for k, v in (sel.get("outputs") or {}).items() if k.startswith("model:")]
+            passed = f" -> {', '.join(models)}" if models else ""
+            lines.append(f"  sweep {name}: best {sel['metric']}={sel['value']:.4g} with {sel['params']}{passed}")
         counts = {
             o: len(self.by_outcome(o))
             for o in ("SUCCEEDED", "CACHED", "FAILED", "KILLED", "TIMED_OUT", "EXITED_EARLY", "SKIPPED")

@@ -443,9 +443,28 @@ def _finish_ready(
         best, why = select_best(by_name[name], full)
         if best is None:
             state[name] = "failed"
-            with ws.transaction() as conn:
-                ws.record(conn, "pipeline.stage_failed", "pipeline_run", pid, {"stage": name, "reason": why})
-            emit({"event": "stage_failed", "stage": name, "message": why})
+            if by_name[name].sweep is not None:
+                # The variants may all have SUCCEEDED; the stage did not: say so as its own outcome.
+                rec = NotebookRun(
+                    stage_run_id=uuid.uuid4().hex,
+                    stage=name,
+                    notebook=by_name[name].notebook,
+                    outcome=Outcome.FAILED.value,
+                    pipeline_run_id=pid,
+                    message=f"sweep selection failed: {why}",
+                )
+                write_stage_record(ws, rec, started=now())
+                records.append(rec.to_dict())
+                emit(
+                    {
+                        "event": "stage_end",
+                        "stage": name,
+                        "variant": None,
+                        "outcome": rec.outcome,
+                        "seconds": 0.0,
+                        "message": rec.message,
+                    }
+                )
             continue
         state[name] = "done"
         results[name] = _stage_result(best)
@@ -458,6 +477,7 @@ def _finish_ready(
                 "params": best.get("params"),
                 "metric": sweep.metric,
                 "value": best["metrics"][sweep.metric],
+                "outputs": best.get("outputs") or {},
             }
             selected[name] = chosen
             with ws.transaction() as conn:

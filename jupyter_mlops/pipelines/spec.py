@@ -12,7 +12,7 @@ results with ``${...}``::
       prepare:
         notebook: 10_prepare.ipynb
         parameters: {seed: "${params.seed}"}
-        outputs: [arrests-clean]              # a data name; {file: reports/x.json} for a file
+        outputs: [arrests-clean]              # a data name; {file: reports/x.json}; {model: NAME}
       train:
         notebook: 20_train.ipynb
         needs: [prepare]
@@ -22,10 +22,11 @@ results with ``${...}``::
           grid: {C: [0.1, 1.0, 10.0]}
           select: {metric: accuracy, mode: max}
 
-References: ``${params.NAME}``, ``${stages.S.outputs.NAME}``, ``${stages.S.params.NAME}``,
-``${stages.S.metrics.NAME}``, ``${stages.S.run_id}``. A stage referenced this way is added to
-``needs``. Validation collects every problem (unknown keys, missing notebooks, unknown or cyclic
-``needs``, bad references) and raises one :class:`~jupyter_mlops.errors.InvalidInput` listing them.
+References: ``${params.NAME}``, ``${stages.S.outputs.NAME}`` (``outputs.model`` for the one model
+a stage declares), ``${stages.S.params.NAME}``, ``${stages.S.metrics.NAME}``,
+``${stages.S.run_id}``. A stage referenced this way is added to ``needs``. Validation collects
+every problem (unknown keys, missing notebooks, unknown or cyclic ``needs``, bad references) and
+raises one :class:`~jupyter_mlops.errors.InvalidInput` listing them.
 """
 
 from __future__ import annotations
@@ -51,14 +52,15 @@ _DEFAULT_KEYS = {"timeout", "retries", "kernel"}
 
 @dataclasses.dataclass(frozen=True)
 class IOSpec(Entity):
-    """One declared input or output: a data version spec (``kind="data"``) or a file (``kind="file"``)."""
+    """One declared input or output: a data version spec (``kind="data"``), a file (``kind="file"``)
+    or, as an output only, a registered model (``kind="model"``: the version the stage logged)."""
 
     kind: str
     ref: str
 
     @property
     def key(self) -> str:
-        return self.ref if self.kind == "data" else f"file:{self.ref}"
+        return self.ref if self.kind == "data" else f"{self.kind}:{self.ref}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,7 +147,7 @@ def load_spec(path: str | Path) -> PipelineSpec:
     return parse_spec(data, path=p, sha256=sha256_bytes(raw))
 
 
-def _io(item: Any, where: str, base: Path, problems: list[str]) -> IOSpec | None:
+def _io(item: Any, where: str, base: Path, problems: list[str], *, output: bool = False) -> IOSpec | None:
     if isinstance(item, str):
         try:
             parse_version_spec(item)
@@ -164,7 +166,15 @@ def _io(item: Any, where: str, base: Path, problems: list[str]) -> IOSpec | None
             return IOSpec("file", ref)
         if kind == "data" and isinstance(ref, str):
             return _io(ref, where, base, problems)
-    problems.append(f"{where}: expected a data name (NAME or NAME@VERSION) or {{file: PATH}}, got {item!r}")
+        if kind == "model" and isinstance(ref, str) and output:
+            try:
+                validate_name(ref, kind="model name")
+            except MlopsError as err:
+                problems.append(f"{where}: {err.message}")
+                return None
+            return IOSpec("model", ref)
+    also = " or {model: NAME}" if output else ""
+    problems.append(f"{where}: expected a data name (NAME or NAME@VERSION), {{file: PATH}}{also}, got {item!r}")
     return None
 
 
@@ -277,7 +287,7 @@ def parse_spec(data: Any, *, path: Path, sha256: str = "") -> PipelineSpec:
             elif n == sname:
                 problems.append(f"{where}: needs itself")
         inputs = [_io(x, f"{where} input", base, problems) for x in _as_list(body.get("inputs"))]
-        outputs = [_io(x, f"{where} output", base, problems) for x in _as_list(body.get("outputs"))]
+        outputs = [_io(x, f"{where} output", base, problems, output=True) for x in _as_list(body.get("outputs"))]
         sweep = _sweep(body.get("sweep"), where, problems)
         stages.append(
             StageSpec(

@@ -27,7 +27,7 @@ from ..core.entities import Entity, escape
 from ..core.paths import resolve_inside, validate_file
 from ..errors import InvalidInput, MlopsError, StageFailed
 from .cache import environment_hash, fingerprint
-from .execute import Outcome, ProgressCallback, code_hash, declared_parameters, read_notebook
+from .execute import Outcome, ProgressCallback, code_hash, declared_parameters, kernel_for, read_notebook
 from .schema import stage_runs
 from .spec import IOSpec
 
@@ -124,17 +124,34 @@ def check_parameters(nb: Mapping[str, Any], params: Mapping[str, Any], notebook:
     return unknown
 
 
-def _children_details(ws: Workspace, run_id: str) -> tuple[dict[str, float], list[tuple[str, str]]]:
-    """Metrics of the child runs (later runs win) and the data nodes linked to them."""
-    from ..lineage.schema import lineage_edges
+def _stage_run_ids(ws: Workspace, run_id: str) -> list[str]:
+    """The stage run and the runs the notebook opened inside it (oldest first)."""
     from ..tracking.schema import runs
 
     with ws.db.read() as conn:
-        children = [
-            r.run_id
-            for r in conn.execute(sa.select(runs.c.run_id).where(runs.c.parent_run_id == run_id).order_by(runs.c.started))
-        ]
-        ids = [run_id, *children]
+        q = sa.select(runs.c.run_id).where(runs.c.parent_run_id == run_id).order_by(runs.c.started)
+        return [run_id, *(r.run_id for r in conn.execute(q))]
+
+
+def _link_declared_inputs(ws: Workspace, run_id: str, inputs: Mapping[str, Any] | None) -> None:
+    """The stage's declared data inputs count as read by its run from the start (models logged
+    in the notebook name them as training data)."""
+    for key, fp in (inputs or {}).items():
+        if not key.startswith("file:") and fp:
+            ws.data.use(f"{key.split('@', 1)[0]}@{fp}", run_id)
+
+
+def _children_details(ws: Workspace, run_id: str) -> tuple[dict[str, float], set[str], list[tuple[str, str]]]:
+    """The stage's metrics, the names it logged itself, and the data nodes linked to it and its children.
+
+    Metrics come from the child runs (later runs win) and from the notebook's top level, which
+    logs straight onto the stage run (:class:`~jupyter_mlops.tracking.runs.StageRun`) and wins.
+    """
+    from ..lineage.schema import lineage_edges
+
+    ids = _stage_run_ids(ws, run_id)
+    children = ids[1:]
+    with ws.db.read() as conn:
         edges = conn.execute(
             sa.select(lineage_edges).where(
                 sa.or_(
@@ -149,13 +166,17 @@ def _children_details(ws: Workspace, run_id: str) -> tuple[dict[str, float], lis
         if other[0].startswith("data") and other not in data:
             data.append(other)
     metrics: dict[str, float] = {}
-    for child in children:
+    own: dict[str, float] = {}
+    for rid in [*children, run_id]:
         try:
-            found = ws.tracking.get_run(child)["metrics"]
-            metrics.update({k: v for k, v in found.items() if not k.startswith("mlops.")})  # not run timings
+            found = ws.tracking.get_run(rid)["metrics"]
         except MlopsError:
             continue
-    return metrics, data
+        found = {k: v for k, v in found.items() if not k.startswith("mlops.")}  # not run timings
+        metrics.update(found)
+        if rid == run_id:
+            own = found
+    return metrics, set(own), data
 
 
 def run_tracked(
@@ -194,6 +215,7 @@ def run_tracked(
     except ValueError:
         rel = str(path)
     chash = code_hash(nb)
+    kernel, kernel_note = kernel_for(nb, kernel, path)
     name = stage or path.stem
     base = Path(base_dir) if base_dir is not None else path.parent
     started = now()
@@ -207,6 +229,8 @@ def run_tracked(
     run = ws.start_run(
         name, experiment=experiment, params=params, tags=tags, source={"notebook": rel, "source_sha256": chash}, kind="stage"
     ).start()
+    if kernel_note:
+        run.note(kernel_note)
     out_path = Path(output).resolve() if output is not None else ws.settings.home / "outputs" / f"{name}-{run.run_id[:12]}.ipynb"
     env = ws.child_env(parent_run_id=run.run_id, notebook_path=rel, home=str(root), user=ws.actor)
     failure: BaseException | None = None
@@ -214,8 +238,10 @@ def run_tracked(
     object_id: str | None = None
     produced: dict[str, Any] = {}
     metrics: dict[str, float] = {}
+    own_metrics: set[str] = set()
     data_nodes: list[tuple[str, str]] = []
     try:
+        _link_declared_inputs(ws, run.run_id, inputs)
         execution = execute_notebook(
             path, out_path, parameters=params, kernel_name=kernel, timeout=timeout, cwd=path.parent, env=env, on_event=on_event
         )
@@ -228,11 +254,12 @@ def run_tracked(
         if out_path.is_file():
             object_id = ws.objects.put_file(out_path).object_id
             ws.tracking.log_artifact(run.run_id, out_path, "mlops")
-        metrics, data_nodes = _children_details(ws, run.run_id)
+        metrics, own_metrics, data_nodes = _children_details(ws, run.run_id)
         if result["outcome"] == Outcome.SUCCEEDED.value:
             missing = []
+            run_ids = _stage_run_ids(ws, run.run_id) if any(io.kind == "model" for io in outputs) else []
             for io in outputs:
-                fp = fingerprint(ws, io, base)
+                fp = fingerprint(ws, io, base, run_ids=run_ids)
                 stale = io.kind == "file" and fp is not None and resolve_inside(base, io.ref).stat().st_mtime < wall0 - 1
                 if fp is None or stale:
                     missing.append(io.ref)
@@ -244,7 +271,8 @@ def run_tracked(
         if result["outcome"] == Outcome.SUCCEEDED.value:
             result.update(outcome=Outcome.FAILED.value, message=f"recording the stage failed: {err}")
     for k, v in metrics.items():
-        run.log_metric(k, v)
+        if k not in own_metrics:  # the notebook's top-level metrics are on the run already
+            run.log_metric(k, v)
     run.set_tag("mlops.outcome", result["outcome"])
     if object_id:
         run.set_tag("mlops.output_sha256", object_id)
