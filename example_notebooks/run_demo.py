@@ -1,59 +1,140 @@
-"""Run the example end to end on an embedded workspace (``make demo``).
+"""Run the example end to end on an embedded workspace (``make demo``): the product's whole story.
 
-Creates ``demo-workspace/`` next to this repository's README (a fresh one each time), runs the
-example notebooks headless, and prints where the results are and how to browse them.
+Creates ``demo-workspace/`` next to this repository's README (a fresh one each time, or the folder
+given as the first argument), then, as its users would, through the command line and the Python API:
+
+1. ``init`` the workspace and name ``bob`` as a reviewer in its ``config.toml``;
+2. run the tracked-cell notebook, then the arrests pipeline as ``alice`` (prepare and check the
+   data, train a sweep that logs every variant's model, evaluate the selected version against the
+   review policy's thresholds and build its card, verify the audit chain);
+3. as ``alice``, the author: write the card's intended use and caveats, request a review;
+4. as ``bob``, the reviewer named in the config: approve (four eyes);
+5. promote the version to ``champion``, rebuild its card with the review history, write it as HTML;
+6. load ``arrests-clf@champion`` and score a row of the test data;
+7. print where everything is and the commands that open the dashboards.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent / "demo-workspace"
+AUTHOR, REVIEWER = "alice", "bob"
+MODEL = "arrests-clf"
 
 
-def _run(*args: str) -> None:
-    print("$", " ".join(args), flush=True)
-    subprocess.run(args, cwd=ROOT, check=True)
-
-
-def main() -> int:
-    if ROOT.exists():
-        shutil.rmtree(ROOT)
-    ROOT.mkdir()
-    cli = [sys.executable, "-m", "jupyter_mlops.cli.main"]
-    _run(*cli, "init")
-    out = ROOT / "output"
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    root = Path(args[0]).resolve() if args else HERE.parent / "demo-workspace"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    os.environ["JUPYTER_MLOPS_USER"] = AUTHOR  # who runs the notebooks and the pipeline
+    print(f"# acting as {AUTHOR} (JUPYTER_MLOPS_USER); the reviewer acts with --user {REVIEWER}", flush=True)
+    _run(root, "init")
+    config = root / ".mlops" / "config.toml"
+    config.write_text(config.read_text().replace("reviewers = []", f'reviewers = ["{REVIEWER}"]'))
+    print(f"# {config.relative_to(root)}: [review] reviewers = [{REVIEWER!r}]", flush=True)
+    out = root / "output"
     out.mkdir()
-    _papermill(out)
+    _papermill(root, out)
     # The demo pipeline (prepare -> train sweep -> evaluate -> audit), run as a scheduler would.
-    _run(*cli, "run", str(HERE / "pipeline.yaml"))
-    _run(*cli, "runs", "list", "--limit", "10")
-    _run(*cli, "audit", "verify")
+    _run(root, "run", str(HERE / "pipeline.yaml"))
+    _run(root, "runs", "list", "--limit", "10")
+
+    # The review, four eyes: the author asks, a reviewer named in config.toml decides.
+    candidate = f"{MODEL}@challenger"  # the version the evaluate stage evaluated
+    _run(
+        root,
+        "card",
+        "edit",
+        candidate,
+        "--section",
+        "intended_use",
+        "--text",
+        "A teaching example: shows how a model, its data, evaluation and review form one audited chain. "
+        "Not for decisions about people.",
+    )
+    _run(
+        root,
+        "card",
+        "edit",
+        candidate,
+        "--section",
+        "caveats_and_recommendations",
+        "--text",
+        "Trained on 1997-2002 Toronto arrests; colour and sex are not model inputs but selection rates "
+        "still differ between groups (see Quantitative Analyses).",
+    )
+    _run(root, "model", "request-review", candidate, "--note", "sweep winner; evaluated against the review policy")
+    _run(
+        root,
+        "--user",
+        REVIEWER,
+        "model",
+        "approve",
+        candidate,
+        "--comment",
+        "thresholds pass; error-rate gaps across colour and sex within policy; selection-rate gap documented",
+    )
+    _run(root, "model", "promote", candidate)  # takes the serving alias, champion
+    _run(root, "card", "build", f"{MODEL}@champion")  # now with the review history
+    card_html = out / f"{MODEL}-champion-card.html"
+    with open(card_html, "w", encoding="utf-8") as fh:
+        _run(root, "card", "show", f"{MODEL}@champion", "--format", "html", stdout=fh)
+    _run(root, "model", "history", MODEL)
+    _run(root, "audit", "log", "--action", "model.*", "--limit", "8")
+    _run(root, "audit", "verify")
+    _score(root)
     print(
-        f"\nResults are in {ROOT}/.mlops (executed notebooks in {out} and, for the pipeline\n"
-        f"stages, in {ROOT}/.mlops/outputs; run it again and every stage is reused from the cache).\n"
-        f"Browse the runs:  cd {ROOT} && mlflow ui --backend-store-uri sqlite:///.mlops/mlflow.db\n"
-        f"Audit trail:      cd {ROOT} && jupyter-mlops audit log"
+        f"\nResults are in {root}/.mlops (executed notebooks in {out} and, for the pipeline\n"
+        f"stages, in {root}/.mlops/outputs; run it again and every stage is reused from the cache).\n"
+        f"Model card (HTML):  {card_html}\n"
+        f"Models dashboard:   cd {root} && jupyter lab   then, in a notebook cell:  %load_ext jupyter_mlops\n"
+        f"                    %mlops dashboard models    (or the MLOps side panel's Models view)\n"
+        f"Browse the runs:    cd {root} && mlflow ui --backend-store-uri sqlite:///.mlops/mlflow.db\n"
+        f"Audit trail:        cd {root} && jupyter-mlops audit log"
     )
     return 0
 
 
-def _papermill(out: Path) -> None:
-    import os
+def _run(root: Path, *args: str, stdout: Any = None) -> None:
+    """One ``jupyter-mlops`` command in the workspace, shown as typed (as alice unless ``--user``)."""
+    shown = " ".join(f"'{a}'" if " " in a else a for a in args)
+    print(f"$ jupyter-mlops {shown}", flush=True)
+    cli = [sys.executable, "-m", "jupyter_mlops.cli.main"]
+    subprocess.run([*cli, *args], cwd=root, check=True, stdout=stdout)
 
+
+def _papermill(root: Path, out: Path) -> None:
     import papermill
 
     src = HERE / "01_track_experiment.ipynb"
     os.environ["JUPYTER_MLOPS_NOTEBOOK_PATH"] = str(src)
     print(f"$ papermill {src.name} -> {out / src.name}", flush=True)
     try:
-        papermill.execute_notebook(str(src), str(out / src.name), cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+        papermill.execute_notebook(str(src), str(out / src.name), cwd=str(root), kernel_name="python3", progress_bar=False)
     finally:
         os.environ.pop("JUPYTER_MLOPS_NOTEBOOK_PATH", None)  # the commands that follow are not that notebook
+
+
+def _score(root: Path) -> None:
+    """Load the champion as a service would (artifact hashes checked) and score one person's row."""
+    import jupyter_mlops as mlops
+
+    mlops.use(root, user=AUTHOR)
+    model = mlops.load_model(f"{MODEL}@champion")
+    # The model's inputs only: the sensitive columns are for evaluation, not for scoring.
+    row = mlops.load_data("arrests-test@latest")[["year", "age", "employed", "citizen", "checks"]].head(1)
+    released = model.predict(row)[0]
+    p = float(model.predict_proba(row)[0][list(model.classes_).index("Yes")])
+    print(f'>>> mlops.load_model("{MODEL}@champion").predict(row)')
+    print(f"{row.to_string(index=False)}\n-> released with a summons: {released} (probability {p:.2f})")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,3 +39,30 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
 def ws(tmp_path: Path) -> mlops.Workspace:
     """A fresh workspace acting as ``alice``, made current."""
     return mlops.init(tmp_path / "project", user="alice")
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoRun:
+    """One ``make demo`` (``example_notebooks/run_demo.py``) into a temporary folder."""
+
+    root: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo, run once per session as ``make demo`` runs it (shared by test_demo and the README test)."""
+    repo = Path(__file__).resolve().parent.parent
+    root = tmp_path_factory.mktemp("demo") / "demo-workspace"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_") and k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.run(
+        [sys.executable, str(repo / "example_notebooks" / "run_demo.py"), str(root)],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    return DemoRun(root, proc.returncode, proc.stdout, proc.stderr)

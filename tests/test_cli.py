@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import jupyter_mlops as mlops
 
 
@@ -29,6 +31,24 @@ def test_init_then_runs_list_json(tmp_path: Path) -> None:
     assert listed[0]["run_id"] == run.run_id and listed[0]["metrics"]["loss"] == 0.25
     out = _cli("runs", "show", run.run_id, cwd=tmp_path)
     assert "metric loss = 0.25" in out.stdout
+
+
+def test_json_goes_after_any_sub_command(ws: mlops.Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    from jupyter_mlops.cli.main import main
+
+    with ws.start_run("r") as run:
+        run.log_metric("loss", 0.5)
+    root = str(ws.settings.root)
+    for argv, check in (
+        (["runs", "list", "--json"], lambda out: out["runs"][0]["run_id"] == run.run_id),
+        (["runs", "show", run.run_id, "--json"], lambda out: out["metrics"]["loss"] == 0.5),
+        (["audit", "log", "--json", "--limit", "2"], lambda out: [e["action"] for e in out] == ["run.end", "run.start"]),
+        (["audit", "verify", "--json"], lambda out: out["ok"] is True),
+        (["--json", "audit", "verify"], lambda out: out["ok"] is True),  # before it still works
+        (["config", "show", "--json"], lambda out: out["root"] == root),
+    ):
+        assert main(["-C", root, *argv]) == 0, argv
+        assert check(json.loads(capsys.readouterr().out)), argv
 
 
 def test_exit_codes(tmp_path: Path) -> None:

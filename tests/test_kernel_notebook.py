@@ -32,15 +32,18 @@ def test_tracked_cell_in_a_real_kernel(ws: mlops.Workspace) -> None:
     )
     path = folder / "train.ipynb"
     nbformat.write(nb, path)
-    env = {**os.environ, "JUPYTER_MLOPS_NOTEBOOK_PATH": str(path)}
+    (folder / "other.ipynb").write_text(nbformat.writes(_notebook(["%%track fit\n1"])))  # another notebook there
+    # Plain nbclient: the kernel is told neither the notebook nor the cell (no JUPYTER_MLOPS_NOTEBOOK_PATH).
+    env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME", "JUPYTER_MLOPS_NOTEBOOK_PATH")}
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(env=env)
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
     runs = ws.list_runs().runs
     assert len(runs) == 1 and runs[0].name == "fit"
-    # the kernel found the workspace two folders up and recorded the cell's id
+    # the kernel found the workspace two folders up, and the one notebook of its folder holding this cell
     assert runs[0].cell_id == nb.cells[1].id
     assert runs[0].notebook == str(path)
     run = MlflowClient(tracking_uri=ws.settings.tracking_uri).get_run(runs[0].run_id)
+    assert run.data.tags["mlops.notebook_found_by"] == "cell source"
     assert run.info.status == "FINISHED"
     assert run.data.params == {"C": "2.0"} and run.data.metrics["score"] == 0.75
     assert run.data.tags["origin"] == "kernel"
@@ -69,3 +72,19 @@ def test_kernel_outside_any_workspace_gets_one_clear_error(tmp_path: Path) -> No
     err = [o for o in nb.cells[1].outputs if o["output_type"] == "error"][0]
     assert err["ename"] == "WorkspaceNotFound"
     assert "init" in "\n".join(err["traceback"])
+
+
+def test_a_cell_in_two_notebooks_names_neither(tmp_path: Path) -> None:
+    from jupyter_mlops.tracking.capture import find_notebook, track_cell_id
+
+    cell = "%%track fit --params C\nC = 1"
+    first = tmp_path / "a.ipynb"
+    nbformat.write(_notebook(["x = 1", cell]), first)
+    assert find_notebook(tmp_path, "fit --params C", "C = 1") == (first, _read_id(first, 1))
+    assert track_cell_id(first, "fit --params C", "C = 2") is None  # another body is another cell
+    nbformat.write(_notebook([cell]), tmp_path / "a-output.ipynb")  # e.g. papermill's output next to its input
+    assert find_notebook(tmp_path, "fit --params C", "C = 1") is None  # ambiguous: nothing rather than a guess
+
+
+def _read_id(path: Path, index: int) -> str:
+    return str(nbformat.read(path, as_version=4).cells[index].id)

@@ -12,7 +12,8 @@ from pipeline_helpers import write_notebook
 import jupyter_mlops as mlops
 from jupyter_mlops.cli.main import main
 
-FIT = "import jupyter_mlops as mlops\nwith mlops.start_run('fit') as r:\n    r.log_metric('score', -(C - 1.0) ** 2)"
+# The selection metric is logged at the notebook's top level (onto the stage run), beside a child run.
+FIT = "import jupyter_mlops as mlops\nwith mlops.start_run('fit'):\n    pass\nmlops.log_metric('score', -(C - 1.0) ** 2)"
 
 
 def make_pipeline(root: Path, *, fail_eval: bool = False) -> Path:
@@ -48,7 +49,7 @@ stages:
     return path
 
 
-def test_pipeline_runs_selects_caches_and_reruns(ws: mlops.Workspace) -> None:
+def test_pipeline_runs_selects_caches_and_reruns(ws: mlops.Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     path = make_pipeline(ws.settings.root)
     first = ws.pipelines.run_pipeline(path, max_parallel=2)
     assert first.status == "SUCCEEDED", str(first)
@@ -77,6 +78,17 @@ def test_pipeline_runs_selects_caches_and_reruns(ws: mlops.Workspace) -> None:
     assert check.passed, str(check)
     assert check.compared["best"]["recorded"] == check.compared["best"]["now"] == 1.0
     assert ws.audit_events(action="stage.rerun_check")[0].payload["passed"] is True
+
+    # The stage_run_id printed by `run --json` is a run id too; a run with no metrics does not "reproduce".
+    report = first.stage("report")[0]
+    root = str(ws.settings.root)
+    capsys.readouterr()
+    assert main(["-C", root, "runs", "show", report.stage_run_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run_id"] == report.run_id
+    assert main(["-C", root, "rerun", report.stage_run_id, "--json"]) == 1
+    nothing = json.loads(capsys.readouterr().out)
+    assert nothing["passed"] is False and nothing["compared"] == {} and nothing["source_run_id"] == report.run_id
+    assert "nothing to compare: the recorded run logged no metrics" in nothing["message"]
 
 
 def test_failed_stage_skips_downstream_and_cli_exit_codes(ws: mlops.Workspace, capsys: pytest.CaptureFixture[str]) -> None:
