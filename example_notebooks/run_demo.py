@@ -26,6 +26,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 AUTHOR, REVIEWER = "alice", "bob"
 MODEL = "arrests-clf"
+WRITTEN = {
+    "intended_use": "A teaching example: shows how a model, its data, evaluation and review form one audited chain. "
+    "Not for decisions about people.",
+    "caveats_and_recommendations": "Trained on 1997-2002 Toronto arrests; colour and sex are not model inputs, "
+    "but selection rates still differ between groups (see Quantitative Analyses).",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,28 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # The review, four eyes: the author asks, a reviewer named in config.toml decides.
     candidate = f"{MODEL}@challenger"  # the version the evaluate stage evaluated
-    _run(
-        root,
-        "card",
-        "edit",
-        candidate,
-        "--section",
-        "intended_use",
-        "--text",
-        "A teaching example: shows how a model, its data, evaluation and review form one audited chain. "
-        "Not for decisions about people.",
-    )
-    _run(
-        root,
-        "card",
-        "edit",
-        candidate,
-        "--section",
-        "caveats_and_recommendations",
-        "--text",
-        "Trained on 1997-2002 Toronto arrests; colour and sex are not model inputs but selection rates "
-        "still differ between groups (see Quantitative Analyses).",
-    )
+    for section, text in WRITTEN.items():  # what only the author can say goes on the card before review
+        _run(root, "card", "edit", candidate, "--section", section, "--text", text)
     _run(root, "model", "request-review", candidate, "--note", "sweep winner; evaluated against the review policy")
     _run(
         root,
