@@ -232,10 +232,11 @@ def test_top_level_records_land_on_a_running_stage_run_only(ws: Workspace) -> No
         run.log_param("features", "a,b")
         got = ws.tracking.get_run(stage.run_id)
         assert got["metrics"]["cv"] == 0.7 and got["params"] == {"C": "1.0", "features": "a,b"}
-        from jupyter_mlops.errors import TrackingError
+        from jupyter_mlops.errors import Conflict
 
-        with pytest.raises(TrackingError):  # the stage's own parameter cannot be changed from the notebook
-            run.log_param("C", 2.0)
+        with pytest.raises(Conflict, match="parameter 'C' of this stage run is '1.0' already"):
+            run.log_param("C", 2.0)  # the stage's own parameter cannot be changed from the notebook
+        run.log_param("C", 1.0)  # the same value again is fine
         assert stage_run(Workspace(dataclasses.replace(ws.settings, parent_run_id=pipeline.run_id))) is None
         assert stage_run(Workspace(dataclasses.replace(ws.settings, parent_run_id="f" * 32))) is None
     finally:

@@ -131,16 +131,36 @@ _MAX_NOTEBOOKS = 200
 _MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 
 
+_cells_cache: dict[str, tuple[tuple[int, int], list[tuple[str, str, str | None]]]] = {}
+
+
 def _track_cells(path: Path) -> list[tuple[str, str, str | None]]:
-    """``(magic line, body, cell id)`` of every ``%%track`` code cell of a notebook file."""
+    """``(magic line, body, cell id)`` of every ``%%track`` code cell of a notebook file.
+
+    Parsed once per version of the file (its size and modification time), so a folder of
+    notebooks is not read again for every tracked cell.
+    """
     try:
-        if path.stat().st_size > _MAX_NOTEBOOK_BYTES:
+        st = path.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+        hit = _cells_cache.get(str(path))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        if st.st_size > _MAX_NOTEBOOK_BYTES:
             return []
         with open(path, encoding="utf-8") as fh:
             cells = json.load(fh).get("cells", [])
     except (OSError, ValueError, AttributeError):
         return []
-    out = []
+    found = _parse_track_cells(cells)
+    if len(_cells_cache) > 4 * _MAX_NOTEBOOKS:
+        _cells_cache.clear()
+    _cells_cache[str(path)] = (stamp, found)
+    return found
+
+
+def _parse_track_cells(cells: Any) -> list[tuple[str, str, str | None]]:
+    out: list[tuple[str, str, str | None]] = []
     for c in cells if isinstance(cells, list) else []:
         if not isinstance(c, dict) or c.get("cell_type") != "code":
             continue

@@ -462,7 +462,26 @@ class StageRun:
         self.log_params({key: value})
 
     def log_params(self, params: dict[str, Any]) -> None:
-        """Write several parameters to the stage run now."""
+        """Write several parameters to the stage run now.
+
+        Raises
+        ------
+        Conflict
+            A parameter the run already has with another value (the stage's own parameters are
+            logged when it starts); nothing is written.
+        """
+        from ..errors import Conflict
+        from .mlflow_backend import _param_text
+
+        logged = self.ws.tracking.get_run(self.run_id)["params"]
+        clash = {str(k): v for k, v in params.items() if str(k) in logged and logged[str(k)] != _param_text(v)}
+        if clash:
+            key, value = next(iter(clash.items()))
+            raise Conflict(
+                f"parameter {key!r} of this stage run is {logged[key]!r} already; it cannot become {value!r}",
+                value=key,
+                hint="a stage's parameters are set by the pipeline or `-p`; log a changed value under another name",
+            )
         self.ws.tracking.log_batch(self.run_id, params={str(k): v for k, v in params.items()})
 
     def set_tag(self, key: str, value: Any) -> None:
