@@ -158,11 +158,17 @@ def _owner_id(ws: Workspace) -> str | None:
     return None if hit is None else hit[0]
 
 
-def touch(ws: Workspace, conn: Connection) -> None:
-    """Record a sign of life of this process inside ``conn``'s transaction (no extra commit)."""
+def touch(ws: Workspace, conn: Connection, *, besides: ActiveRun | None = None) -> None:
+    """Record a sign of life of this process inside ``conn``'s transaction (no extra commit).
+
+    Recorded only while this process has runs open other than ``besides``: a run's own start is
+    already its sign of life, so the one that matters is what happened while an outer run (a
+    pipeline, a stage, a run around %%track cells) was still open.
+    """
     owner_id = _owner_id(ws)
-    if owner_id is not None:
-        conn.execute(sa.update(run_owners).where(run_owners.c.owner_id == owner_id).values(last_seen=_now()))
+    if owner_id is None or not (_open.get(owner_id, set()) - {besides}):
+        return
+    conn.execute(sa.update(run_owners).where(run_owners.c.owner_id == owner_id).values(last_seen=_now()))
 
 
 def track(run: ActiveRun, owner_id: str) -> None:

@@ -235,7 +235,7 @@ class ActiveRun:
                 conn.execute(
                     sa.insert(runs).values(**self._row(notebook), status="RUNNING", started=event.ts, start_seq=event.seq)
                 )
-                liveness.touch(ws, conn)
+                liveness.touch(ws, conn, besides=self)
                 if self.parent_run_id:
                     ws.link(conn, ("run", self.run_id), "child_of", ("run", self.parent_run_id))
                 if notebook:
@@ -333,7 +333,7 @@ class ActiveRun:
                     .where(runs.c.run_id == self.run_id)
                     .values(status=self.status, ended=event.ts, error=self.error, end_seq=event.seq)
                 ).rowcount
-                liveness.touch(ws, conn)
+                liveness.touch(ws, conn, besides=self)  # an outer run's last sign of life
                 if not updated:
                     conn.execute(
                         sa.insert(runs).values(
