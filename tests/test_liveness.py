@@ -240,7 +240,7 @@ def test_killed_pipeline_leaves_no_worker_and_is_named_by_the_next_run(project: 
         pipe / "slow.ipynb",
         [
             "import time, jupyter_mlops as mlops\nrun = mlops.start_run('inner').start()\nopen('slow.flag', 'w').write('1')",
-            "time.sleep(6)\nopen('late.txt', 'w').write('written for a dead pipeline')",
+            "time.sleep(3)\nopen('late.txt', 'w').write('written for a dead pipeline')",
         ],
         "n = 1",
     )
@@ -273,7 +273,7 @@ def test_killed_pipeline_leaves_no_worker_and_is_named_by_the_next_run(project: 
         kill_tree(proc, tree)
     assert gone, f"still alive 5 s after the parent died: {[p for p in tree if alive(p)]}"
     print(f"{executor}: {len(tree)} processes gone {time.monotonic() - t0:.2f}s after kill -9")
-    time.sleep(6)
+    time.sleep(3.5)
     assert not (pipe / "late.txt").exists(), "a worker finished the stage for a dead pipeline"
 
     (pipe / "slow.flag").unlink()
@@ -308,6 +308,73 @@ def test_killed_pipeline_leaves_no_worker_and_is_named_by_the_next_run(project: 
     inner = [r for r in ws.list_runs(limit=1000) if r.name == "inner"]
     assert inner and all(r.status == "KILLED" for r in inner)
     assert ws.verify_audit().ok
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_dask_worker_we_did_not_start_stops_the_stage_of_a_dead_pipeline(project: Path) -> None:
+    """The worker is not ours and lives on; the stage it runs for the dead pipeline is stopped."""
+    pipe = project / "pipe"
+    write_notebook(
+        pipe / "slow.ipynb",
+        [
+            "import time, jupyter_mlops as mlops\nrun = mlops.start_run('inner').start()\nopen('slow.flag', 'w').write('1')",
+            "time.sleep(4)\nopen('late.txt', 'w').write('written for a dead pipeline')",
+        ],
+        "n = 1",
+    )
+    (pipe / "pipeline.yaml").write_text("stages:\n  slow:\n    notebook: slow.ipynb\n", encoding="utf-8")
+    env = env_for(project)
+    port = _free_port()
+    dask = str(Path(sys.executable).parent / "dask")
+    sched = subprocess.Popen(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    worker = subprocess.Popen(
+        [dask, "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1", "--dashboard-address", ":0"],
+        cwd=pipe,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        proc = _start_and_wait(
+            [*CLI, "run", "pipeline.yaml", "--executor", f"dask://127.0.0.1:{port}"], pipe, env, pipe / "slow.flag"
+        )
+        kernels = [p for p in descendants(worker.pid) if "ipykernel" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+        assert kernels, "the stage's kernel runs under the Dask worker"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert wait_for(lambda: not any(alive(k) for k in kernels), 5.0), "the kernel outlived its pipeline by 5 s"
+        time.sleep(4)
+        assert not (pipe / "late.txt").exists()
+        assert alive(worker.pid), "a worker we did not start is not ours to stop"
+        ws = mlops.Workspace.open(project)
+        rows = wait_for(lambda: [r for r in ws.list_runs(limit=100) if r.name == "slow"], 10)
+        assert rows and rows[0].status == "KILLED", rows
+        import sqlalchemy as sa
+
+        from jupyter_mlops.pipelines.schema import stage_runs
+
+        with ws.db.read() as conn:
+            stage = wait_for(lambda: conn.execute(sa.select(stage_runs).where(stage_runs.c.stage == "slow")).first(), 10)
+        assert stage is not None and stage.outcome == "KILLED" and "is gone" in stage.message, stage
+        assert stock_running(project) == []
+    finally:
+        for p in (worker, sched):
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
 
 
 def test_stage_closes_the_runs_of_a_kernel_that_died(ws: mlops.Workspace) -> None:

@@ -275,6 +275,10 @@ def run_tracked(
     if object_id:
         run.set_tag("mlops.output_sha256", object_id)
     ok = result["outcome"] == Outcome.SUCCEEDED.value
+    if not ok and stop_when is not None and str(result["message"]).startswith("stopped: "):
+        from ..tracking.liveness import RunAbandoned
+
+        failure = failure or RunAbandoned(result["message"])  # stopped for a dead pipeline: KILLED, not FAILED
     run.end(None if ok else (failure or StageFailed(result["message"] or result["outcome"])))
     seconds = time.perf_counter() - t0
     record = NotebookRun(
