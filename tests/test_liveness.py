@@ -153,9 +153,11 @@ def test_kill_nine_at_random_moments_leaves_nothing_running(project: Path) -> No
     rng = random.Random(1234)
     env = env_for(project)
     lanes: dict[str, list[tuple[list[str], Path, float]]] = {
-        "runs": [([sys.executable, "-c", RUNS_VICTIM, str(project), str(i)], project, 1.5) for i in range(7)],
-        "stage": [([*CLI, "run", "stage.ipynb", "-p", "C", str(i)], project, 7.0) for i in range(7)],
-        "pipeline": [([*CLI, "run", "pipeline.yaml", "--force"], project / "pipe", 10.0) for _ in range(7)],
+        # (command, folder, latest kill moment): each victim is killed at a uniform random moment
+        # before it could finish: while it starts, opens runs, runs cells, records, ends runs.
+        "runs": [([sys.executable, "-c", RUNS_VICTIM, str(project), str(i)], project, 1.5) for i in range(8)],
+        "stage": [([*CLI, "run", "stage.ipynb", "-p", "C", str(i)], project, 5.0) for i in range(8)],
+        "pipeline": [([*CLI, "run", "pipeline.yaml", "--force"], project / "pipe", 9.0) for _ in range(8)],
     }
     results: dict[str, list[str]] = {k: [] for k in lanes}
     problems: list[str] = []

@@ -13,7 +13,9 @@ alive), and it declares a process that is merely stopped (a suspended laptop, ``
 GIL-holding call) dead while it is not. The owner record costs nothing while the run lives and is
 exact at once. Its limit: a process on another host (or in another PID namespace) cannot be
 judged from here, so :func:`process_state` says ``"unknown"`` and such runs are left as they are
-until a process that can see the owner opens the workspace.
+until a process that can see the owner opens the workspace. Where ``/proc`` hides other users'
+processes (``hidepid``), ``kill(pid, 0)`` still tells a live one (EPERM) from a gone one, and a
+live one is taken to be the owner.
 
 :func:`die_with_parent` and :func:`watch_parent` make a worker process exit when the process that
 started it dies (``PR_SET_PDEATHSIG`` on Linux, a poll of the parent PID elsewhere), so a worker
@@ -149,14 +151,12 @@ def process_state(owner: ProcessIdentity) -> str:
             return "dead"  # a zombie does no work; its parent has not collected it yet
         now = f"ticks:{fields[19]}" if len(fields) > 19 else None
         return "alive" if now == owner.start else "dead"
-    if sys.platform.startswith("linux"):
-        return "dead"  # no /proc entry: no such process
     try:
-        os.kill(owner.pid, 0)
+        os.kill(owner.pid, 0)  # no /proc entry: gone, or hidden from us (/proc mounted with hidepid)
     except ProcessLookupError:
         return "dead"
     except PermissionError:
-        pass  # exists, another user's
+        return "alive"  # exists, another user's, and its start time cannot be read: assume it is the owner
     token = _start_token(owner.pid)
     if token is None or not owner.start:
         return "alive"
