@@ -211,6 +211,11 @@ def test_kill_nine_at_random_moments_leaves_nothing_running(project: Path) -> No
     )
     assert running == [], running
     assert [r.run_id for r in table if r.status == "RUNNING"] == []
+    reaped_ids = {e.object_id for e in reaped}
+    for r in table:
+        if r.run_id in reaped_ids:  # ended at its last sign of life: after its start, before the reaping
+            event = next(e for e in reaped if e.object_id == r.run_id)
+            assert r.started <= r.ended <= event.ts, (r, event.ts)
     assert reaped, "killing runs mid-flight must have left something to reap"
     assert all(e.payload["reason"] for e in reaped)
     assert len({e.object_id for e in reaped}) == len(reaped), "a run was reaped twice"
@@ -286,7 +291,12 @@ def test_killed_pipeline_leaves_no_worker_and_is_named_by_the_next_run(project: 
         encoding="utf-8",
     )
     again = subprocess.run(
-        [*CLI, "run", "pipeline.yaml", "--json"], cwd=pipe, env=env, capture_output=True, text=True, timeout=300
+        [*CLI, "run", "pipeline.yaml", "--max-parallel", "1", "--json"],
+        cwd=pipe,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert again.returncode == 0, again.stderr
     result = json.loads(again.stdout)

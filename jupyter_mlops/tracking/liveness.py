@@ -252,6 +252,8 @@ def _record(
         if current is not None and current != "RUNNING":
             continue  # closed meanwhile (by its owner, or by another reaper)
         ended = _iso(last)
+        if row is not None and str(row.started) > ended:
+            ended = str(row.started)  # MLflow keeps milliseconds: never end before the recorded start
         error = f"RunAbandoned: {reason}"[:2000]
         event = ws.record(
             conn, "run.reaped", "run", run_id, {"reason": reason, "status": status, "last_sign_of_life": ended, **payload}
