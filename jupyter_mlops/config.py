@@ -36,6 +36,8 @@ ENV_PREFIX = "JUPYTER_MLOPS_"
 WORKSPACE_DIR = ".mlops"
 CONFIG_FILE = "config.toml"
 FORMAT_MARKER = "jupyter-mlops"
+#: Aliases that only an approved model version may take, unless ``[review] serving_aliases`` says otherwise.
+DEFAULT_SERVING_ALIASES = ("champion", "production", "prod", "live")
 
 _overrides: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "jupyter_mlops_overrides", default=types.MappingProxyType({})
@@ -62,13 +64,20 @@ class Settings:
         The acting identity: ``JUPYTER_MLOPS_USER``, else the OS user; the server extension
         passes the Jupyter-authenticated user explicitly.
     serving_alias:
-        The alias that only approved versions may take (``champion``).
+        The alias ``promote`` moves by default (``champion``).
+    serving_aliases:
+        Every alias that only an approved version may take (``[review] serving_aliases``, default
+        ``champion``, ``production``, ``prod``, ``live``, plus ``serving_alias``); aliases are
+        compared in lower case.
     reviewers:
         Identities allowed to approve model versions.
     parent_run_id:
         Set by the pipeline runner so runs started inside a stage become its children.
     notebook_path:
         Set by the pipeline runner so a kernel knows which notebook it executes.
+    read_only:
+        Open the workspace for reading only (``JUPYTER_MLOPS_READ_ONLY=1``); a workspace this user
+        cannot write is read-only whatever this says.
     extra:
         The other tables of ``config.toml`` (pipelines, serving, policies ...), unparsed.
     """
@@ -82,10 +91,12 @@ class Settings:
     user: str
     default_experiment: str = "Default"
     serving_alias: str = "champion"
+    serving_aliases: tuple[str, ...] = DEFAULT_SERVING_ALIASES
     reviewers: tuple[str, ...] = ()
     parent_run_id: str | None = None
     notebook_path: str | None = None
     workspace_id: str = ""
+    read_only: bool = False
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
@@ -103,6 +114,7 @@ class Settings:
         out = dataclasses.asdict(self)
         out["root"] = str(self.root)
         out["reviewers"] = list(self.reviewers)
+        out["serving_aliases"] = list(self.serving_aliases)
         out["extra"] = dict(self.extra)
         return out
 
@@ -246,6 +258,18 @@ def resolve_settings(
         reviewers = [r.strip() for r in reviewers.split(",") if r.strip()]
     if not isinstance(reviewers, (list, tuple)) or not all(isinstance(r, str) for r in reviewers):
         raise InvalidInput("[review] reviewers in config.toml must be a list of names", value=repr(reviewers))
+    serving = str(pick(None, "serving_alias", "SERVING_ALIAS", review.get("serving_alias"), "champion")).lower()
+    guarded = pick(None, "serving_aliases", "SERVING_ALIASES", review.get("serving_aliases"), DEFAULT_SERVING_ALIASES)
+    if isinstance(guarded, str):
+        guarded = [a.strip() for a in guarded.split(",") if a.strip()]
+    if not isinstance(guarded, (list, tuple)) or not all(isinstance(a, str) and a for a in guarded):
+        raise InvalidInput(
+            "[review] serving_aliases in config.toml must be a list of alias names",
+            value=repr(guarded)[:80],
+            hint='e.g. serving_aliases = ["champion", "production"]',
+        )
+    serving_aliases = tuple(dict.fromkeys([*(a.lower() for a in guarded), serving]))
+    read_only = str(pick(None, "read_only", "READ_ONLY", None, "")).strip().lower() in ("1", "true", "yes", "on")
     known = {"workspace", "tracking", "metadata", "objects", "review"}
     return Settings(
         root=root_path,
@@ -256,11 +280,13 @@ def resolve_settings(
         object_store=obj,
         user=str(who),
         default_experiment=str(pick(None, "default_experiment", "EXPERIMENT", tracking.get("default_experiment"), "Default")),
-        serving_alias=str(pick(None, "serving_alias", "SERVING_ALIAS", review.get("serving_alias"), "champion")),
+        serving_alias=serving,
+        serving_aliases=serving_aliases,
         reviewers=tuple(reviewers),
         parent_run_id=pick(None, "parent_run_id", "PARENT_RUN_ID", None, None),
         notebook_path=pick(None, "notebook_path", "NOTEBOOK_PATH", None, None),
         workspace_id=str(file["workspace"].get("id", "")),
+        read_only=read_only,
         extra={k: v for k, v in file.items() if k not in known},
     )
 
@@ -325,5 +351,7 @@ default_experiment = "Default"
 
 [review]
 serving_alias = "champion"
+# Aliases only an approved version may take (compared in lower case):
+serving_aliases = ["champion", "production", "prod", "live"]
 reviewers = []
 """

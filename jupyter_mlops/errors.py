@@ -13,7 +13,8 @@ family. Each front-end translates once: a one-line message in a notebook, a JSON
     │   └── UnsupportedData          an object of a type or shape we cannot version
     ├── WorkspaceError               the .mlops/ folder itself (exit 3)
     │   ├── WorkspaceNotFound        no .mlops/ above the working directory
-    │   ├── WorkspaceCorrupt         a foreign, damaged or unwritable .mlops/
+    │   ├── WorkspaceCorrupt         a foreign or damaged .mlops/ (or a database driver is missing)
+    │   ├── WorkspaceReadOnly        a write was needed on a workspace this user cannot write
     │   └── SchemaTooNew             the metadata DB was written by a newer release
     ├── NotFound                     an unknown run, version, alias, stage ... (404)
     ├── Conflict                     the state does not allow it (409)
@@ -53,6 +54,7 @@ __all__ = [
     "WorkspaceCorrupt",
     "WorkspaceError",
     "WorkspaceNotFound",
+    "WorkspaceReadOnly",
 ]
 
 
@@ -150,6 +152,15 @@ class WorkspaceNotFound(WorkspaceError):
 
 class WorkspaceCorrupt(WorkspaceError):
     """The ``.mlops/`` folder is damaged, foreign or not writable."""
+
+
+class WorkspaceReadOnly(WorkspaceError):
+    """The workspace can be read but not written by this user (an archived or evidence copy).
+
+    Raised before anything is changed, by the one place that opens write transactions.
+    """
+
+    http_status = 409
 
 
 class SchemaTooNew(WorkspaceError):

@@ -6,12 +6,18 @@ use three things from it: :meth:`Workspace.transaction` (a ``BEGIN IMMEDIATE`` w
 transaction), :meth:`Workspace.record` (append the audit event inside it) and
 :meth:`Workspace.link` (a lineage edge inside it), so a metadata write and its audit event commit
 together or not at all.
+
+Opening a workspace, and every listing of runs, reaps the runs whose owner process is gone
+(:mod:`jupyter_mlops.tracking.liveness`); a workspace this user cannot write (an archived or
+evidence copy) opens read-only: everything reads, nothing is written, and a write is refused with
+"read-only workspace".
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import shutil
 import stat
@@ -38,10 +44,13 @@ if TYPE_CHECKING:
     from .registry.service import ModelRegistry
     from .store.metadata import MetadataStore
     from .store.objects import ObjectStore
+    from .tracking.liveness import Reaped
     from .tracking.mlflow_backend import MlflowBackend
     from .tracking.runs import ActiveRun, RunTable
 
 __all__ = ["Workspace", "init"]
+
+log = logging.getLogger("jupyter_mlops.workspace")
 
 #: Modules whose ``SCHEMA`` component is migrated when a workspace opens.
 SCHEMA_MODULES = (
@@ -97,7 +106,7 @@ class Workspace:
         if not isinstance(user, str) or not user.strip() or len(user) > 256 or "\x00" in user:
             raise InvalidInput("invalid user name", value=repr(user)[:80], field="user")
         other = Workspace(self._with(user=user.strip()))
-        other.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("db", "objects", "tracking")})
+        other.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("db", "objects", "tracking", "read_only")})
         other._migrated = self._migrated
         return other
 
@@ -112,6 +121,51 @@ class Workspace:
         components = [importlib.import_module(m).SCHEMA for m in SCHEMA_MODULES]
         self.db.migrate(components)
         self._migrated = True
+        self._reap_quietly()
+
+    # -- liveness ---------------------------------------------------------------------------
+    @cached_property
+    def read_only(self) -> bool:
+        """Whether this workspace is opened for reading only.
+
+        True with ``JUPYTER_MLOPS_READ_ONLY=1``, or when this user cannot write the ``.mlops/``
+        folder or its SQLite metadata database (an archived or evidence copy).
+        """
+        from .store.metadata import sqlite_path
+
+        if self.settings.read_only:
+            return True
+        path = sqlite_path(self.settings.metadata_url)
+        if path is None:
+            return False  # a database server decides for itself
+        folder = os.path.dirname(path) or "."
+        return not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK))
+
+    def reap(self) -> tuple[Reaped, ...]:
+        """Close the runs and pipeline runs whose owner process is gone; what was closed.
+
+        Each gets status KILLED (in MLflow too), an end time of its last sign of life and a
+        ``run.reaped`` audit event naming the reason. Cheap when nothing is stale (one query, no
+        MLflow import); a read-only workspace is never changed.
+        """
+        from .tracking import liveness
+
+        self._ensure_schema()
+        if self.read_only:
+            return ()
+        dead = liveness.dead_owners(self)
+        if not dead:
+            return ()
+        from .pipelines.liveness import reap_pipeline_runs
+
+        return tuple(liveness.reap(self, dead, extra=(reap_pipeline_runs,)))
+
+    def _reap_quietly(self) -> None:
+        """Reap on open; a problem here (an unreachable tracking server ...) must not stop the open."""
+        try:
+            self.reap()
+        except MlopsError as err:
+            log.warning("jupyter-mlops: could not close runs left open by processes that are gone: %s", err)
 
     # -- stores -----------------------------------------------------------------------------
     @property
@@ -123,7 +177,7 @@ class Workspace:
     def db(self) -> MetadataStore:
         from .store.metadata import MetadataStore
 
-        return MetadataStore(self.settings.metadata_url)
+        return MetadataStore(self.settings.metadata_url, read_only=self.read_only)
 
     @cached_property
     def objects(self) -> ObjectStore:
@@ -134,14 +188,14 @@ class Workspace:
                 f"object store {self.settings.object_store!r} is not supported yet",
                 hint="use a local or shared-filesystem folder for [objects] url",
             )
-        return ObjectStore(self.settings.object_store.removeprefix("file://"))
+        return ObjectStore(self.settings.object_store.removeprefix("file://"), read_only=self.read_only)
 
     @cached_property
     def tracking(self) -> MlflowBackend:
         from .tracking.mlflow_backend import MlflowBackend
 
         s = self.settings
-        return MlflowBackend(s.tracking_uri, s.registry_uri, s.artifact_location)
+        return MlflowBackend(s.tracking_uri, s.registry_uri, s.artifact_location, read_only=self.read_only)
 
     # -- the three primitives every capability uses -------------------------------------------
     @contextlib.contextmanager
@@ -283,6 +337,7 @@ class Workspace:
         if not 1 <= int(limit) <= 10_000:
             raise InvalidInput(f"limit must be between 1 and 10000, got {limit}", value=limit, field="limit")
         self._ensure_schema()
+        self._reap_quietly()
         q = sa.select(runs).order_by(runs.c.started.desc()).limit(int(limit)).offset(max(0, int(offset)))
         if experiment:
             q = q.where(runs.c.experiment == experiment)

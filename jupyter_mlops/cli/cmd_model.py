@@ -1,6 +1,6 @@
 """Model registry commands: ``model log VAR --name N``, ``model list``, ``model show SPEC``,
 ``model request-review SPEC --note``, ``model approve|reject SPEC --comment``,
-``model promote SPEC [--alias A]`` and ``model history NAME [--alias A]``.
+``model promote SPEC [--alias A]``, ``model history NAME [--alias A]`` and ``model check-aliases``.
 
 Shared by ``jupyter-mlops model ...`` and ``%mlops model ...``; each command only parses, calls
 :class:`~jupyter_mlops.registry.service.ModelRegistry` and returns a :class:`Result`.
@@ -50,10 +50,19 @@ def register(subs: Any) -> None:
         p.add_argument("--comment", default="", help="the reason, kept in the audit trail")
         p.set_defaults(func=func)
 
-    p = verbs.add_parser("promote", help="point an alias at a version (the serving alias needs an approval)")
+    p = verbs.add_parser("promote", help="point an alias at a version (serving aliases need an approval)")
     p.add_argument("spec", help=_SPEC)
-    p.add_argument("--alias", help="default: the serving alias of config.toml ([review] serving_alias, 'champion')")
+    p.add_argument(
+        "--alias",
+        help="default: [review] serving_alias of config.toml ('champion'); aliases are case-insensitive, and "
+        "[review] serving_aliases (champion, production, prod, live) take approved versions only",
+    )
     p.set_defaults(func=_promote)
+
+    p = verbs.add_parser(
+        "check-aliases", help="report aliases not in lower case (in MLflow or the alias history); exit 7 when any exist"
+    )
+    p.set_defaults(func=_check_aliases)
 
     p = verbs.add_parser("history", help="who moved which alias to which version, when, approved by whom")
     p.add_argument("name", help="registered model name")
@@ -109,6 +118,11 @@ def _reject(ctx: Context, args: argparse.Namespace) -> Result:
 def _promote(ctx: Context, args: argparse.Namespace) -> Result:
     move = ctx.workspace().models.promote(args.spec, args.alias)
     return Result(move, str(move))
+
+
+def _check_aliases(ctx: Context, args: argparse.Namespace) -> Result:
+    check = ctx.workspace().models.check_aliases()
+    return Result(check, str(check), exit_code=check.exit_code)
 
 
 def _history(ctx: Context, args: argparse.Namespace) -> Result:

@@ -54,12 +54,27 @@ def register(subs: Any) -> None:
 
 
 def _value(text: str) -> Any:
+    """A ``-p`` value read as YAML data (``3``, ``0.5``, ``true``, text); dates stay text."""
     import yaml
 
+    from ..pipelines.spec import data_loader
+
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=data_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError:
         return text
+
+
+def _parameters(pairs: list[list[str]]) -> dict[str, Any]:
+    """``-p NAME VALUE`` pairs as data; a name that is not an identifier is a usage error (exit 2)."""
+    from ..core.paths import validate_parameters
+    from ..errors import InvalidInput
+
+    params = {name: _value(value) for name, value in pairs}
+    try:
+        return validate_parameters(params, where="-p")
+    except InvalidInput as err:
+        raise CommandUsageError(str(err)) from None
 
 
 def _progress(ctx: Context, args: argparse.Namespace) -> Any:
@@ -100,10 +115,10 @@ def _run(ctx: Context, args: argparse.Namespace) -> Result:
         raise CommandUsageError(f"cannot run {args.target!r}: give a notebook (.ipynb) or a pipeline (.yaml)")
     if args.timeout is not None and args.timeout <= 0:
         raise CommandUsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    params = _parameters(args.parameter)  # before the workspace opens and long before any kernel
     ws = ctx.workspace()
     progress = _progress(ctx, args)
     if suffix == ".ipynb":
-        params = {name: _value(value) for name, value in args.parameter}
         result: Any = ws.pipelines.run_notebook(
             target, params, output=args.output, timeout=args.timeout, kernel=args.kernel, progress=progress
         )

@@ -1,35 +1,52 @@
 """The one choke point for names, version specs, paths and URIs that come from users.
 
-Every data name, model name, version spec, object id, file path and URI a user can type passes
-through a function here before it reaches a store, a filesystem call or a URL. Anything that could
-climb out of a folder (``..``, absolute paths, backslashes, encoded dots, NUL bytes, symlinks that
-leave the root) or that is too long is refused with :class:`~jupyter_mlops.errors.UnsafePath`.
+Every data name, model name, version spec, object id, file path, URI and notebook parameter name a
+user can type passes through a function here before it reaches a store, a filesystem call, a URL or
+a kernel. Anything that could climb out of a folder (``..``, absolute paths, backslashes, encoded
+dots, NUL bytes, symlinks that leave the root), that points into a workspace's own internals
+(``.mlops/``: databases, signing keys, object store), or that is too long (a path component over
+255 bytes) is refused with :class:`~jupyter_mlops.errors.UnsafePath`, naming the value and the fix.
+A parameter name must be a Python identifier and not a keyword, because papermill writes it into
+the notebook as code (``name = value``); values are written as literals and stay data.
 """
 
 from __future__ import annotations
 
+import keyword
+import math
 import os
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from ..errors import UnsafePath
+from ..errors import InvalidInput, UnsafePath
 
 __all__ = [
+    "INTERNAL_DIR",
+    "MAX_COMPONENT_BYTES",
     "MAX_NAME_LENGTH",
     "VersionSpec",
+    "check_not_internal",
     "parse_version_spec",
+    "refuse_internal_entry",
     "resolve_inside",
     "resolve_object_path",
     "validate_file",
     "validate_name",
     "validate_object_id",
+    "validate_parameter_name",
+    "validate_parameters",
     "validate_uri",
 ]
 
 MAX_NAME_LENGTH = 128
+#: The longest file or folder name most filesystems allow (NAME_MAX), in bytes.
+MAX_COMPONENT_BYTES = 255
+#: The workspace folder; nothing inside it is user data.
+INTERNAL_DIR = ".mlops"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
 _HEX_RE = re.compile(r"^[0-9a-f]{16,128}$")
@@ -105,8 +122,8 @@ def validate_object_id(object_id: object) -> str:
 class VersionSpec:
     """A parsed ``name@version`` reference.
 
-    Exactly one of ``version`` (a number), ``alias`` (``latest``, ``champion`` ...) or
-    ``fingerprint`` (a hex hash) is set.
+    Exactly one of ``version`` (a number), ``alias`` (``latest``, ``champion`` ..., always lower
+    case) or ``fingerprint`` (a hex hash) is set.
     """
 
     name: str
@@ -137,7 +154,7 @@ def parse_version_spec(spec: object, *, default_alias: str = "latest", kind: str
     if _HEX_RE.match(tail) and len(tail) >= 16:
         return VersionSpec(name=name, fingerprint=tail)
     if _ALIAS_RE.match(tail):
-        return VersionSpec(name=name, alias=tail)
+        return VersionSpec(name=name, alias=tail.lower())  # aliases are case-insensitive: CHAMPION is champion
     raise UnsafePath(
         f"invalid {kind} {_show(spec)}",
         value=_show(spec),
@@ -146,14 +163,47 @@ def parse_version_spec(spec: object, *, default_alias: str = "latest", kind: str
     )
 
 
+def _check_components(text: str) -> None:
+    """Refuse a path with a component longer than the filesystem allows (before any ``stat`` fails on it)."""
+    for part in text.replace("\\", "/").split("/"):
+        size = len(os.fsencode(part)) if part else 0
+        if size > MAX_COMPONENT_BYTES:
+            raise UnsafePath(
+                f"the file name {_show(part)} is {size} bytes long; file names are limited to {MAX_COMPONENT_BYTES} bytes",
+                value=_show(part),
+                hint="use a shorter file or folder name",
+                field="path",
+            )
+
+
+def _refuse_internal(parts: tuple[str, ...], shown: str) -> None:
+    if INTERNAL_DIR in parts:
+        raise UnsafePath(
+            f"{shown} is inside the workspace's own {INTERNAL_DIR}/ folder, which holds its databases, "
+            "signing key and object store, not data",
+            value=shown,
+            hint=f"use a file outside {INTERNAL_DIR}/ (versioned data is read back with mlops.load_data)",
+            field="path",
+        )
+
+
+def check_not_internal(path: str | os.PathLike[str]) -> Path:
+    """Refuse ``path`` (after following symlinks) when it is inside, or is, a ``.mlops/`` folder."""
+    resolved = Path(path).expanduser().resolve()
+    _refuse_internal(resolved.parts, _show(os.fspath(path)))
+    return resolved
+
+
 def resolve_inside(root: str | Path, relative: str | os.PathLike[str]) -> Path:
     """Join ``relative`` to ``root`` and refuse anything that ends up outside ``root``.
 
-    Symlinks are resolved before the check, so a link pointing out of the store is refused too.
+    Symlinks are resolved before the check, so a link pointing out of the store is refused too, and
+    so is anything below ``root`` that lies in a workspace's ``.mlops/`` folder.
     """
     rel = os.fspath(relative)
     if "\x00" in rel or "\\" in rel or os.path.isabs(rel) or rel.startswith("~"):
         raise UnsafePath(f"unsafe relative path {_show(rel)}", value=_show(rel), field="path")
+    _check_components(rel)
     decoded = unquote(unquote(rel))
     if any(part == ".." for part in Path(decoded).parts) or decoded != rel:
         raise UnsafePath(f"path {_show(rel)} climbs out of its folder", value=_show(rel), field="path")
@@ -161,6 +211,7 @@ def resolve_inside(root: str | Path, relative: str | os.PathLike[str]) -> Path:
     target = (base / rel).resolve()
     if target != base and base not in target.parents:
         raise UnsafePath(f"path {_show(rel)} resolves outside {base.name}/", value=_show(rel), field="path")
+    _refuse_internal(target.relative_to(base).parts, _show(rel))
     return target
 
 
@@ -184,14 +235,28 @@ def validate_file(path: object, *, must_exist: bool = True, allow_dir: bool = Fa
         raise UnsafePath("path contains a NUL byte", value=_show(path), field="path")
     if len(text) > 4096:
         raise UnsafePath("path is longer than 4096 characters", value=_show(path), field="path")
+    _check_components(text)
     p = Path(text).expanduser()
+    check_not_internal(p)
     if must_exist and not p.exists():
         raise UnsafePath(
             f"no such file: {text}", value=_show(text), hint="check the path and the working directory", field="path"
         )
     if must_exist and p.is_dir() and not allow_dir:
         raise UnsafePath(f"{text} is a folder, not a file", value=_show(text), field="path")
+    if allow_dir and p.is_dir() and (p / INTERNAL_DIR).exists():
+        refuse_internal_entry(text)
     return p
+
+
+def refuse_internal_entry(folder: str) -> None:
+    """Refuse to read a folder that holds a workspace's ``.mlops/`` (it would copy the keys and databases)."""
+    raise UnsafePath(
+        f"{_show(folder)} holds a workspace's {INTERNAL_DIR}/ folder (databases, signing key, object store)",
+        value=_show(folder),
+        hint=f"version a sub-folder with the data in it, not a folder that contains {INTERNAL_DIR}/",
+        field="path",
+    )
 
 
 def validate_uri(uri: object, *, kind: str = "URI") -> str:
@@ -207,3 +272,100 @@ def validate_uri(uri: object, *, kind: str = "URI") -> str:
             field=kind,
         )
     return uri
+
+
+#: What a parameter value may be: data that papermill writes as a literal and JSON can hold.
+_PARAM_SCALARS = (str, int, float, bool, type(None))
+_MAX_PARAM_DEPTH = 20
+
+
+def validate_parameter_name(name: object, *, where: str = "parameter") -> str:
+    """Check a notebook parameter name: a Python identifier that is not a keyword.
+
+    papermill injects parameters as code (``name = value``), so a name is the one part of a
+    parameter that reaches the kernel as source text; anything but a plain identifier is refused
+    before a kernel starts.
+    """
+    if not isinstance(name, str):
+        raise InvalidInput(
+            f"{where} name must be text, got {type(name).__name__} {_show(name)}",
+            value=_show(name),
+            hint="use a Python variable name such as C or max_iter",
+            field="parameters",
+        )
+    if not name.isidentifier() or keyword.iskeyword(name) or name == "__debug__" or len(name) > 256:
+        why = "is a Python keyword" if keyword.iskeyword(name) else "is not a Python identifier"
+        if name == "__debug__":
+            why = "cannot be assigned in Python"
+        elif len(name) > 256 and name.isidentifier():
+            why = "is longer than 256 characters"
+        raise InvalidInput(
+            f"invalid {where} name {_show(name)}: it {why}",
+            value=_show(name),
+            hint="a parameter name is a Python variable name: a letter or '_' followed by letters, digits or '_', "
+            "e.g. C, max_iter, test_size",
+            field="parameters",
+        )
+    if unicodedata.normalize("NFKC", name) != name:
+        raise InvalidInput(
+            f"invalid {where} name {_show(name)}: Python would read it as {unicodedata.normalize('NFKC', name)!r}",
+            value=_show(name),
+            hint="write the name in plain (NFKC-normalised) characters",
+            field="parameters",
+        )
+    return name
+
+
+def _check_value(value: object, path: str, depth: int = 0) -> None:
+    if depth > _MAX_PARAM_DEPTH:
+        raise InvalidInput(f"parameter {path} is nested more than {_MAX_PARAM_DEPTH} levels deep", field="parameters")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(
+                f"parameter {path} is not valid text (it holds a lone surrogate)",
+                value=_show(value),
+                hint="pass UTF-8 text",
+                field="parameters",
+            ) from None
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        return  # papermill writes float('nan') / float('inf')
+    if isinstance(value, _PARAM_SCALARS):
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_value(item, f"{path}[{i}]", depth + 1)
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, (str, int, float, bool)):
+                raise InvalidInput(f"parameter {path} has a key of type {type(key).__name__}", field="parameters")
+            _check_value(str(key), f"{path} key", depth + 1)
+            _check_value(item, f"{path}[{key!r}]", depth + 1)
+        return
+    raise InvalidInput(
+        f"parameter {path} is a {type(value).__name__}, which cannot be passed to a notebook as data",
+        value=_show(value),
+        hint="pass text, numbers, booleans, None, lists or mappings of those",
+        field="parameters",
+    )
+
+
+def validate_parameters(params: Mapping[str, object] | None, *, where: str = "parameter") -> dict[str, object]:
+    """Check every name (:func:`validate_parameter_name`) and value (JSON-like data) of ``params``."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise InvalidInput(
+            f"parameters must be a mapping of names to values, got {type(params).__name__}",
+            value=_show(params),
+            field="parameters",
+        )
+    out: dict[str, object] = {}
+    for name, value in params.items():
+        validate_parameter_name(name, where=where)
+        _check_value(value, str(name))
+        out[str(name)] = value
+    return out

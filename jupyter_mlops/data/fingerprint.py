@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.hashing import canonical_json
+from ..core.paths import INTERNAL_DIR, refuse_internal_entry
 from ..errors import UnsafePath, UnsupportedData
 
 if TYPE_CHECKING:
@@ -373,6 +374,8 @@ def walk_folder(folder: Path) -> Iterator[tuple[Path, str]]:
     """Regular files below ``folder`` (sorted, POSIX relative paths); symlinks and devices are refused."""
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames.sort()
+        if INTERNAL_DIR in dirnames:
+            refuse_internal_entry(str(Path(dirpath)))
         for name in [*dirnames, *filenames]:
             full = Path(dirpath) / name
             if full.is_symlink():

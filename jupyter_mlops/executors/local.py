@@ -7,12 +7,20 @@ and starts its own kernel, so ``max_workers`` bounds the kernels running at once
 :func:`shared_pool` keeps one pool per size for the life of the process, so a notebook or a
 service that runs several pipelines pays for starting and warming its workers once. A pool whose
 worker died is replaced on its next use.
+
+Workers die with the process that started them: each sets ``PR_SET_PDEATHSIG`` (SIGKILL) on
+Linux and watches its parent PID as a fallback, so a killed ``jupyter-mlops run`` leaves no worker
+behind to finish a stage for nobody (their kernels die with them the same way). Linux sends that
+signal when the *thread* that spawned the worker ends, so every worker is spawned by one
+long-lived spawner thread, never by whichever short-lived thread happened to submit work.
 """
 
 from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -25,11 +33,56 @@ __all__ = ["LocalExecutor", "shared_pool"]
 
 
 def _warm_call(fn: Callable[[], Any], hold: float) -> int:
-    import os
-
     fn()
     time.sleep(hold)  # keep this worker busy so the next warm call lands on another one
     return os.getpid()
+
+
+def _noop() -> int:
+    return os.getpid()
+
+
+def _worker_init(parent: int) -> None:
+    """Runs first in every worker: die with the parent (and at once if it is already gone)."""
+    from ..core.process import die_with_parent, watch_parent
+
+    die_with_parent(parent)
+    watch_parent(parent)
+
+
+class _Spawner:
+    """One long-lived thread that creates every worker process (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], Any], queue.Queue[tuple[bool, Any]]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        """Call ``fn`` on the spawner thread and return its result (or raise its error)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="mlops-pool-spawner", daemon=True)
+                self._thread.start()
+        if threading.current_thread() is self._thread:
+            return fn()
+        reply: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+        self._jobs.put((fn, reply))
+        ok, value = reply.get()
+        if not ok:
+            raise value
+        return value
+
+    def _loop(self) -> None:
+        while True:
+            fn, reply = self._jobs.get()
+            try:
+                reply.put((True, fn()))
+            except BaseException as exc:
+                reply.put((False, exc))
+
+
+_spawner = _Spawner()
 
 
 class LocalExecutor:
@@ -51,9 +104,23 @@ class LocalExecutor:
                 self._pool = None
             if self._pool is None:
                 ensure_spawnable_main()
-                self._pool = ProcessPoolExecutor(max_workers=self.max_workers, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = _spawner.run(self._start_pool)
                 self._warmed = set()
             return self._pool
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        """Create the pool and all its workers now, on the spawner thread."""
+        pool = ProcessPoolExecutor(
+            max_workers=self.max_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
+        # Each submit starts one worker while none is idle: submitting max_workers calls at once
+        # spawns them all here, so no later submit (from another thread) ever spawns one.
+        for _ in range(self.max_workers):
+            pool.submit(_noop)
+        return pool
 
     @property
     def started(self) -> bool:

@@ -10,6 +10,13 @@ outcome is decided from the ledger and the exception, never from papermill's met
 The output notebook is always written, atomically (temporary file, fsync, rename), whatever the
 outcome. Notebooks are read with the standard ``json`` module for hashing and validation, so the
 cache path never pays for importing papermill or nbformat.
+
+Kernels started here talk over IPC sockets in a private 0700 folder where the platform has them
+(no TCP port open to every local user, and no "running over TCP without encryption" warning), are
+not sent SIGINT before a clean shutdown when no cell runs (jupyter_client interrupts first, which
+printed "KeyboardInterrupt caught in kernel" after successful runs), and die with the process
+that started them (``PR_SET_PDEATHSIG`` on Linux). A ``stop_when`` check, polled while cells run,
+kills the kernel when it returns a reason (a worker whose pipeline process is gone).
 """
 
 from __future__ import annotations
@@ -18,7 +25,12 @@ import ast
 import dataclasses
 import json
 import os
+import re
+import shutil
+import signal
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from enum import StrEnum
@@ -76,6 +88,7 @@ class Execution(Entity):
     cell_index: int | None = None
     ename: str | None = None
     evalue: str | None = None
+    traceback: str = ""
 
     def _repr_html_(self) -> str:
         return f"<b>{escape(self.outcome)}</b> {escape(self.output_path)} ({self.cells_ok}/{self.code_cells} code cells)"
@@ -222,7 +235,75 @@ class CellLedger:
                 pass
 
 
+class KernelHandle:
+    """The kernel of one execution, so another thread can stop it (``stop_when``)."""
+
+    def __init__(self) -> None:
+        self.km: Any = None
+        self.stopped: str | None = None
+        self.busy = False
+
+    def kill(self, reason: str) -> None:
+        """Kill the kernel's process group at once; the execution then ends KILLED with ``reason``."""
+        self.stopped = reason
+        prov = getattr(self.km, "provisioner", None)
+        pid = getattr(prov, "pgid", None) or getattr(prov, "pid", None)
+        if pid:
+            try:
+                os.killpg(int(pid), signal.SIGKILL) if hasattr(os, "killpg") else os.kill(int(pid), signal.SIGTERM)
+            except OSError:
+                pass
+
+
+def _ipc_folder() -> str | None:
+    """A private folder for a kernel's IPC sockets, or ``None`` where TCP must be used."""
+    if sys.platform == "win32":
+        return None
+    folder = tempfile.mkdtemp(prefix="mlops-k-")
+    if len(folder) + len("/k-65535") > 100:  # AF_UNIX paths are limited to about 104 bytes
+        os.rmdir(folder)
+        return None
+    return folder
+
+
 _registered = False
+_kernel_manager: type | None = None
+
+
+def _kernel_manager_class() -> type:
+    """jupyter_client's async kernel manager with IPC transport and no interrupt before a clean shutdown."""
+    global _kernel_manager
+    if _kernel_manager is not None:
+        return _kernel_manager
+    from jupyter_client.manager import AsyncKernelManager
+
+    class MlopsKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        """A local kernel over IPC sockets in a private folder (TCP where the platform has no IPC)."""
+
+        mlops_handle: KernelHandle | None = None
+        mlops_ipc_dir: str | None = None
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            folder = _ipc_folder()
+            if folder is not None:
+                self.transport = "ipc"
+                self.ip = os.path.join(folder, "k")
+                self.mlops_ipc_dir = folder
+
+        async def _async_interrupt_kernel(self) -> None:
+            handle = self.mlops_handle
+            if self.shutting_down and handle is not None and not handle.busy:
+                return  # no cell runs: the clean shutdown needs no SIGINT (it only printed noise)
+            await super()._async_interrupt_kernel()
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart and self.mlops_ipc_dir:
+                shutil.rmtree(self.mlops_ipc_dir, ignore_errors=True)
+
+    _kernel_manager = MlopsKernelManager
+    return MlopsKernelManager
 
 
 def _register_engine() -> None:
@@ -233,17 +314,35 @@ def _register_engine() -> None:
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
+    from ..core.process import kill_pdeathsig_preexec
+
+    manager_class = _kernel_manager_class()
+
     class MlopsEngine(NBClientEngine):  # type: ignore[misc]
         """papermill's nbclient engine with a kernel environment and our cell hooks."""
 
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
             ledger: CellLedger = kwargs.pop("mlops_ledger")
+            handle: KernelHandle = kwargs.pop("mlops_handle", None) or KernelHandle()
             env: dict[str, str] | None = kwargs.pop("mlops_env", None)
             cwd: str | None = kwargs.pop("mlops_cwd", None)
             timeout = kwargs.pop("execution_timeout", None)
             kwargs.pop("input_path", None)
             ledger.snapshot(nb_man.nb)
+
+            def cell_start(**kw: Any) -> None:
+                handle.busy = True
+                ledger.on_cell_start(**kw)
+
+            def cell_executed(**kw: Any) -> None:
+                ledger.on_cell_executed(**kw)
+                handle.busy = False
+
+            def notebook_start(**_: Any) -> None:
+                handle.km = client.km
+                client.km.mlops_handle = handle
+
             client = PapermillNotebookClient(
                 nb_man,
                 timeout=timeout,
@@ -252,12 +351,17 @@ def _register_engine() -> None:
                 log_output=kwargs.pop("log_output", False),
                 stdout_file=kwargs.pop("stdout_file", None),
                 stderr_file=kwargs.pop("stderr_file", None),
-                on_cell_start=ledger.on_cell_start,
-                on_cell_executed=ledger.on_cell_executed,
+                on_cell_start=cell_start,
+                on_cell_executed=cell_executed,
                 on_cell_error=ledger.on_cell_error,
+                on_notebook_start=notebook_start,
                 interrupt_on_timeout=False,
+                kernel_manager_class=manager_class,
             )
             start_kwargs: dict[str, Any] = {}
+            preexec = kill_pdeathsig_preexec()
+            if preexec is not None:
+                start_kwargs["preexec_fn"] = preexec  # the kernel dies with this process
             if env is not None:
                 start_kwargs["env"] = env
             if cwd is not None:
@@ -356,6 +460,7 @@ def execute_notebook(
     env: dict[str, str] | None = None,
     on_event: ProgressCallback | None = None,
     start_timeout: float = 60,
+    stop_when: Callable[[], str | None] | None = None,
 ) -> Execution:
     """Execute ``input_path`` with papermill and write the executed notebook to ``output_path``.
 
@@ -367,6 +472,9 @@ def execute_notebook(
         The kernel's full environment (see ``Workspace.child_env``).
     on_event:
         Called with ``{"event": "cell_start" | "cell_done", "cell_index": ...}`` dicts.
+    stop_when:
+        Polled every half second while the notebook runs; when it returns a reason, the kernel is
+        killed and the outcome is KILLED with that reason.
 
     Returns
     -------
@@ -378,6 +486,10 @@ def execute_notebook(
     from papermill.exceptions import PapermillExecutionError
 
     ledger = CellLedger(on_event)
+    handle = KernelHandle()
+    done = threading.Event()
+    if stop_when is not None:
+        threading.Thread(target=_watch, args=(stop_when, handle, done), name="mlops-stop-when", daemon=True).start()
     t0 = time.perf_counter()
     exc: BaseException | None = None
     nb: Any = None
@@ -392,6 +504,7 @@ def execute_notebook(
             request_save_on_cell_execute=False,
             start_timeout=int(start_timeout),
             mlops_ledger=ledger,
+            mlops_handle=handle,
             mlops_env=env,
             mlops_cwd=str(cwd) if cwd else None,
             execution_timeout=timeout,
@@ -403,11 +516,16 @@ def execute_notebook(
     except Exception as err:  # DeadKernelError, CellTimeoutError, kernel start failures ...
         exc = err
         nb = ledger.nb
+    finally:
+        done.set()
     seconds = time.perf_counter() - t0
     if nb is None:  # the notebook never reached the engine (papermill refused it)
         assert exc is not None
         raise PipelineError(f"papermill could not run {input_path}: {exc}", value=str(input_path)) from exc
     info = _classify(ledger, nb, exc, timeout)
+    if handle.stopped and info["outcome"] in (Outcome.KILLED, Outcome.FAILED):
+        info.update(outcome=Outcome.KILLED, message=f"stopped: {handle.stopped}")
+    trace = _user_traceback(nb, ledger) if info["outcome"] == Outcome.FAILED else ""
     nb.metadata.setdefault("jupyter_mlops", {})["outcome"] = {
         k: (v.value if isinstance(v, Outcome) else v) for k, v in info.items()
     }
@@ -425,4 +543,35 @@ def execute_notebook(
         cell_index=info.get("cell_index"),
         ename=info.get("ename"),
         evalue=info.get("evalue"),
+        traceback=trace,
     )
+
+
+def _watch(stop_when: Callable[[], str | None], handle: KernelHandle, done: threading.Event) -> None:
+    while not done.wait(0.5):
+        try:
+            reason = stop_when()
+        except Exception:  # noqa: S112 - a failing check must not stop the notebook
+            continue
+        if reason:
+            handle.kill(reason)
+            return
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _user_traceback(nb: Any, ledger: CellLedger) -> str:
+    """The traceback the failing cell showed (ANSI colours removed), as the notebook's user saw it.
+
+    Execution stops at the first failing cell, so it is the one code cell with an error output
+    (papermill's own marker cells, inserted afterwards, have none).
+    """
+    if not ledger.errors:
+        return ""
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            if out.get("output_type") == "error" and out.get("traceback"):
+                text = "\n".join(_ANSI.sub("", str(line)) for line in out["traceback"])
+                return "\n".join(line for line in text.splitlines() if line.strip() and set(line.strip()) != {"-"})[:8000]
+    return ""

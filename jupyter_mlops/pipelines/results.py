@@ -24,6 +24,8 @@ class PipelineResult(Entity):
     selected: dict[str, Any] = dataclasses.field(default_factory=dict)
     run_id: str | None = None
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+    """What the run found and said about earlier runs: a stale (reaped) run, outputs reused from one."""
 
     @property
     def ok(self) -> bool:
@@ -49,6 +51,8 @@ class PipelineResult(Entity):
             lines.append(f"  {label:<24} {s.outcome:<13} {s.seconds:6.1f}s  {ref}")
             if s.message and s.outcome not in ("SUCCEEDED", "CACHED"):
                 lines.append(f"      {s.message}")
+            if s.traceback and s.outcome not in ("SUCCEEDED", "CACHED"):
+                lines += [f"      | {line}" for line in s.traceback.rstrip().splitlines()]
         for name, sel in self.selected.items():
             models = [str(v) for k, v in (sel.get("outputs") or {}).items() if k.startswith("model:")]
             passed = f" -> {', '.join(models)}" if models else ""
@@ -58,6 +62,7 @@ class PipelineResult(Entity):
             for o in ("SUCCEEDED", "CACHED", "FAILED", "KILLED", "TIMED_OUT", "EXITED_EARLY", "SKIPPED")
         }
         lines.append("  " + ", ".join(f"{n} {o.lower()}" for o, n in counts.items() if n))
+        lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -68,9 +73,10 @@ class PipelineResult(Entity):
             f"<td>{escape(s.message)}</td></tr>"
             for s in self.stages
         )
+        notes = "".join(f"<p>{escape(n)}</p>" for n in self.notes)
         return (
             f"<div><b>pipeline {escape(self.pipeline)}</b> {escape(self.status)} in {self.seconds:.1f}s"
-            f"<table><tr><th>stage</th><th>outcome</th><th>time</th><th>run</th><th>note</th></tr>{rows}</table></div>"
+            f"<table><tr><th>stage</th><th>outcome</th><th>time</th><th>run</th><th>note</th></tr>{rows}</table>{notes}</div>"
         )
 
 

@@ -6,6 +6,12 @@ whose key matches a verified earlier run is reused without starting a kernel. Th
 variant of a sweep) are submitted to an executor as :func:`run_stage_task`, which opens the
 workspace in the worker and runs the notebook through :func:`~.tracked.run_tracked`. Downstream
 stages of a failed stage are recorded as SKIPPED, never silently dropped.
+
+The pipeline run names its owner process (``pipeline_runs.owner_id``); a pipeline whose process
+died is reaped KILLED by the next open of the workspace, and the next run of the same pipeline
+names it in its report. Outputs a dead pipeline's stages recorded are reused only when they
+verify, and the report says where they came from. Each stage task carries the parent's process
+identity, so a worker (local or Dask) stops a stage whose pipeline process is gone.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..core.process import ProcessIdentity
 from ..errors import MlopsError
 from .cache import cache_key, environment_hash, find_cached, fingerprint
 from .dag import resolve_parameters, topological_order, upstream_closure
@@ -72,6 +79,7 @@ class StageTask:
     inputs: dict[str, Any]
     outputs: tuple[Any, ...]
     experiment: str | None = None
+    parent: ProcessIdentity | None = None
 
 
 # A worker keeps the workspaces it opened (stores, MLflow client, migrated schema) for later
@@ -109,8 +117,11 @@ def run_stage_task(task: StageTask) -> dict[str, Any]:
     base = worker_workspace(task.opener, task.root, task.user)
     ws = base.as_user(task.user)  # shares the stores; its own settings, so concurrent tasks do not clash
     ws.settings = dataclasses.replace(ws.settings, parent_run_id=task.parent_run_id)
+    stop_when = _parent_gone(task.parent)
     rec: NotebookRun | None = None
     for attempt in range(1, task.retries + 2):
+        if stop_when is not None and stop_when():
+            break
         rec = run_tracked(
             ws,
             task.notebook,
@@ -126,11 +137,27 @@ def run_stage_task(task: StageTask) -> dict[str, Any]:
             inputs=task.inputs,
             outputs=task.outputs,
             base_dir=task.base_dir,
+            stop_when=stop_when,
         )
         if rec.ok:
             break
-    assert rec is not None
+    if rec is None:
+        raise MlopsError(f"stage {task.stage} was not started: the pipeline process that asked for it is gone")
     return rec.to_dict()
+
+
+def _parent_gone(parent: ProcessIdentity | None) -> Callable[[], str | None] | None:
+    """A check a worker runs while a stage executes: the reason to stop it, once the pipeline process is gone."""
+    if parent is None:
+        return None
+    from ..core.process import process_state
+
+    def check() -> str | None:
+        if process_state(parent) == "dead":
+            return f"the pipeline process that started this stage ({parent}) is gone"
+        return None
+
+    return check
 
 
 def warm_worker(opener: Opener | None = None, root: str = "", user: str = "") -> None:
@@ -219,13 +246,28 @@ def run_pipeline(
     pid = uuid.uuid4().hex
     t0 = time.perf_counter()
     opener = workspace_opener(ws)
+    from ..tracking import liveness
+
+    ws.reap()  # a pipeline run whose process is gone is closed KILLED before this one starts
+    owner_id = liveness.ensure_owner(ws)
+    notes: list[str] = []
+    stale = _stale_run(ws, spec.name)
+    if stale is not None:
+        notes.append(stale[1])
     with ws.transaction() as conn:
         ev = ws.record(
             conn,
             "pipeline.start",
             "pipeline_run",
             pid,
-            {"pipeline": spec.name, "spec_sha256": spec.sha256, "stages": order, "force": force, "executor": executor},
+            {
+                "pipeline": spec.name,
+                "spec_sha256": spec.sha256,
+                "stages": order,
+                "force": force,
+                "executor": executor,
+                "stale_run": stale[0] if stale else None,
+            },
         )
         conn.execute(
             sa.insert(pipeline_runs).values(
@@ -237,9 +279,13 @@ def run_pipeline(
                 executor=executor,
                 status="RUNNING",
                 started=ev.ts,
+                owner_id=owner_id,
             )
         )
     emit({"event": "pipeline_start", "pipeline": spec.name, "pipeline_run_id": pid, "stages": order})
+    if stale is not None:
+        emit({"event": "stale_run", "pipeline_run_id": stale[0], "message": stale[1]})
+    me = ProcessIdentity.current()
     results: dict[str, dict[str, Any]] = {}
     state = dict.fromkeys(order, "pending")
     records: list[dict[str, Any]] = []
@@ -283,6 +329,14 @@ def run_pipeline(
                     vi = i if stage.sweep else None
                     hit = None if force else find_cached(ws, key, spec.base_dir)[0]
                     if hit is not None:
+                        reuse = f"reused run {hit['run_id']} (cache key unchanged, outputs verified)"
+                        died = _died(ws, hit.get("pipeline_run_id"), pid)
+                        if died:
+                            reuse = (
+                                f"reused run {hit['run_id']} of pipeline run {hit['pipeline_run_id']}, which died before it "
+                                "finished (marked KILLED); the stage itself had SUCCEEDED and its recorded outputs verified"
+                            )
+                            notes.append(f"{name}: {reuse}")
                         rec = NotebookRun(
                             stage_run_id=uuid.uuid4().hex,
                             stage=name,
@@ -299,7 +353,7 @@ def run_pipeline(
                             metrics=json.loads(hit["metrics"]),
                             output_object_id=hit["output_object_id"],
                             output_path=hit["output_path"],
-                            message=f"reused run {hit['run_id']} (cache key unchanged, outputs verified)",
+                            message=reuse,
                         )
                         write_stage_record(ws, rec, started=started, action="stage.reuse")
                         variants[name][i] = rec.to_dict()
@@ -335,6 +389,7 @@ def run_pipeline(
                         cache_key=key,
                         inputs=inputs,
                         outputs=stage.outputs,
+                        parent=me,
                     )
                     running[ex.submit(run_stage_task, task)] = (name, i)
                     emit({"event": "stage_start", "stage": name, "variant": vi, "params": params})
@@ -404,7 +459,34 @@ def run_pipeline(
         selected=selected,
         run_id=parent.run_id if parent else None,
         seconds=round(time.perf_counter() - t0, 3),
+        notes=tuple(notes),
     )
+
+
+def _stale_run(ws: Workspace, pipeline: str) -> tuple[str, str] | None:
+    """The previous run of ``pipeline`` when it was reaped (its process died), with a sentence about it."""
+    p = pipeline_runs
+    with ws.db.read() as conn:
+        row = conn.execute(sa.select(p).where(p.c.pipeline == pipeline).order_by(p.c.started.desc()).limit(1)).first()
+    if row is None or row.status != "KILLED":
+        return None
+    reaped = json.loads(row.summary or "{}").get("reaped")
+    if not reaped:
+        return None
+    return row.pipeline_run_id, (
+        f"the previous run {row.pipeline_run_id} of {pipeline} was left RUNNING ({reaped.get('reason')}); "
+        f"it was marked KILLED, last sign of life {str(reaped.get('last_sign_of_life'))[:19]}"
+    )
+
+
+def _died(ws: Workspace, pipeline_run_id: str | None, current: str) -> bool:
+    """Whether the pipeline run that recorded a reused stage died (was reaped) before it finished."""
+    if not pipeline_run_id or pipeline_run_id == current:
+        return False
+    p = pipeline_runs
+    with ws.db.read() as conn:
+        row = conn.execute(sa.select(p.c.status, p.c.summary).where(p.c.pipeline_run_id == pipeline_run_id)).first()
+    return row is not None and row.status == "KILLED" and "reaped" in json.loads(row.summary or "{}")
 
 
 def _start_executor(ws: Workspace, executor: str, max_parallel: int) -> Executor:

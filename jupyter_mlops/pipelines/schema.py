@@ -10,6 +10,7 @@ so a stage row is never left RUNNING.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from ..store.metadata import SchemaComponent, create_tables
 
@@ -31,6 +32,7 @@ pipeline_runs = sa.Table(
     sa.Column("ended", sa.String(40)),
     sa.Column("run_id", sa.String(64)),
     sa.Column("summary", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("owner_id", sa.String(32), index=True),
 )
 
 stage_runs = sa.Table(
@@ -64,4 +66,12 @@ stage_runs = sa.Table(
     sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
 )
 
-SCHEMA = SchemaComponent("pipelines", [create_tables(metadata)])
+
+def _add_owner(conn: Connection) -> None:
+    """Version 2: ``pipeline_runs.owner_id``, the process that runs it (see ``tracking.liveness``)."""
+    if "owner_id" not in {c["name"] for c in sa.inspect(conn).get_columns("pipeline_runs")}:
+        conn.execute(sa.text("ALTER TABLE pipeline_runs ADD COLUMN owner_id VARCHAR(32)"))
+        conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_pipeline_runs_owner_id ON pipeline_runs (owner_id)"))
+
+
+SCHEMA = SchemaComponent("pipelines", [create_tables(metadata), _add_owner])

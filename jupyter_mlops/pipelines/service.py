@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..core.paths import validate_file
+from ..core.paths import validate_file, validate_parameters
 from ..errors import InvalidInput, MlopsError, NotFound
 from .results import PipelinePlan, PipelineResult, RerunCheck
 from .schema import pipeline_runs, stage_runs
@@ -78,6 +78,13 @@ class PipelineService:
         from .tracked import run_tracked
 
         self.ws._ensure_schema()
+        # Bad input and a read-only workspace are one clear error, before anything is shown as started.
+        validate_parameters(parameters)
+        validate_file(notebook)
+        if self.ws.read_only:
+            from ..store.metadata import readonly_error
+
+            raise readonly_error(str(self.ws.settings.home))
         emit = progress or _noop_event
         name = Path(str(notebook)).stem
         emit({"event": "stage_start", "stage": name, "variant": None, "params": dict(parameters or {})})

@@ -39,7 +39,14 @@ from typing import Any
 
 from ..core.entities import Entity
 from ..core.hashing import sha256_bytes
-from ..core.paths import parse_version_spec, resolve_inside, validate_name
+from ..core.paths import (
+    parse_version_spec,
+    resolve_inside,
+    validate_file,
+    validate_name,
+    validate_parameter_name,
+    validate_parameters,
+)
 from ..errors import InvalidInput, MlopsError
 
 __all__ = ["IOSpec", "PipelineSpec", "StageSpec", "SweepSpec", "load_spec", "parse_spec", "references"]
@@ -129,11 +136,24 @@ def references(value: Any) -> list[str]:
     return []
 
 
+def data_loader() -> Any:
+    """A YAML safe loader that keeps dates as text (a notebook parameter must be a plain literal)."""
+    import yaml
+
+    class DataLoader(yaml.SafeLoader):
+        pass
+
+    DataLoader.yaml_implicit_resolvers = {
+        k: [r for r in v if r[0] != "tag:yaml.org,2002:timestamp"] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return DataLoader
+
+
 def load_spec(path: str | Path) -> PipelineSpec:
     """Read and validate a ``pipeline.yaml``."""
     import yaml
 
-    p = Path(path)
+    p = validate_file(path, must_exist=False)
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
@@ -141,7 +161,7 @@ def load_spec(path: str | Path) -> PipelineSpec:
     except OSError as exc:
         raise InvalidInput(f"cannot read {p}: {exc.strerror}", value=str(p)) from None
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = yaml.load(raw.decode("utf-8"), Loader=data_loader())  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{p} is not valid YAML: {exc}", value=str(p), hint="fix the YAML syntax") from None
     return parse_spec(data, path=p, sha256=sha256_bytes(raw))
@@ -260,6 +280,11 @@ def parse_spec(data: Any, *, path: Path, sha256: str = "") -> PipelineSpec:
         if not isinstance(parameters, dict):
             problems.append(f"{where}: 'parameters' must be a mapping")
             parameters = {}
+        try:
+            validate_parameters(parameters, where=f"{where} parameter")
+        except MlopsError as err:
+            problems.append(err.message)
+            parameters = {}
         needs_raw = body.get("needs") or []
         if isinstance(needs_raw, str):
             needs_raw = [needs_raw]
@@ -335,6 +360,11 @@ def _sweep(raw: Any, where: str, problems: list[str]) -> SweepSpec | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("grid"), dict) or not raw["grid"]:
         problems.append(f"{where}: 'sweep' needs a non-empty 'grid' mapping of parameter names to lists")
         return None
+    for key in raw["grid"]:
+        try:
+            validate_parameter_name(key, where=f"{where} sweep grid parameter")
+        except MlopsError as err:
+            problems.append(err.message)
     grid = {str(k): (v if isinstance(v, list) else [v]) for k, v in raw["grid"].items()}
     if any(not v for v in grid.values()):
         problems.append(f"{where}: every sweep grid entry needs at least one value")

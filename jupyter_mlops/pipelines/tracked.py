@@ -16,7 +16,7 @@ import json
 import time
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ..core.entities import Entity, escape
-from ..core.paths import resolve_inside, validate_file
+from ..core.paths import resolve_inside, validate_file, validate_parameters
 from ..errors import InvalidInput, MlopsError, StageFailed
 from .cache import environment_hash, fingerprint
 from .execute import Outcome, ProgressCallback, code_hash, declared_parameters, kernel_for, read_notebook
@@ -68,6 +68,7 @@ class NotebookRun(Entity):
     cache_key: str | None = None
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     unknown_parameters: tuple[str, ...] = ()
+    traceback: str = ""
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
     outputs: dict[str, Any] = dataclasses.field(default_factory=dict)
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -88,6 +89,8 @@ class NotebookRun(Entity):
         text = f"{label}: {self.outcome}{tail} in {self.seconds:.1f}s"
         if self.message:
             text += f"\n  {self.message}"
+        if self.traceback:
+            text += "\n" + "\n".join("  | " + line for line in self.traceback.rstrip().splitlines())
         if self.output_path:
             text += f"\n  output notebook: {self.output_path}"
         return text
@@ -197,16 +200,23 @@ def run_tracked(
     outputs: Sequence[IOSpec] = (),
     base_dir: str | Path | None = None,
     on_event: ProgressCallback | None = None,
+    stop_when: Callable[[], str | None] | None = None,
 ) -> NotebookRun:
-    """Execute ``notebook`` inside a tracked stage run and record everything; see the module docstring."""
+    """Execute ``notebook`` inside a tracked stage run and record everything; see the module docstring.
+
+    ``stop_when`` is polled while the notebook runs; a reason it returns stops the kernel and the
+    stage ends KILLED with that reason (a worker uses it to stop when its pipeline process is gone).
+    """
     from .execute import execute_notebook
 
+    params = validate_parameters(parameters)  # names reach the kernel as code: checked before anything else
     path = validate_file(notebook).resolve()
     nb = read_notebook(path)
-    params = dict(parameters or {})
     unknown = check_parameters(nb, params, path)
     if output is not None and not str(output).endswith(".ipynb"):
         raise InvalidInput(f"--output must name a .ipynb file, got {str(output)!r}", value=str(output), field="output")
+    if output is not None:
+        validate_file(output, must_exist=False)
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
         raise InvalidInput(f"timeout must be a positive number of seconds, got {timeout!r}", value=timeout, field="timeout")
     root = ws.settings.root
@@ -234,7 +244,14 @@ def run_tracked(
     out_path = Path(output).resolve() if output is not None else ws.settings.home / "outputs" / f"{name}-{run.run_id[:12]}.ipynb"
     env = ws.child_env(parent_run_id=run.run_id, notebook_path=rel, home=str(root), user=ws.actor)
     failure: BaseException | None = None
-    result: dict[str, Any] = {"outcome": Outcome.FAILED.value, "message": "", "cell_index": None, "ename": None, "evalue": None}
+    result: dict[str, Any] = {
+        "outcome": Outcome.FAILED.value,
+        "message": "",
+        "cell_index": None,
+        "ename": None,
+        "evalue": None,
+        "traceback": "",
+    }
     object_id: str | None = None
     produced: dict[str, Any] = {}
     metrics: dict[str, float] = {}
@@ -243,13 +260,22 @@ def run_tracked(
     try:
         _link_declared_inputs(ws, run.run_id, inputs)
         execution = execute_notebook(
-            path, out_path, parameters=params, kernel_name=kernel, timeout=timeout, cwd=path.parent, env=env, on_event=on_event
+            path,
+            out_path,
+            parameters=params,
+            kernel_name=kernel,
+            timeout=timeout,
+            cwd=path.parent,
+            env=env,
+            on_event=on_event,
+            stop_when=stop_when,
         )
-        result = {k: getattr(execution, k) for k in ("outcome", "message", "cell_index", "ename", "evalue")}
+        result = {k: getattr(execution, k) for k in ("outcome", "message", "cell_index", "ename", "evalue", "traceback")}
     except BaseException as exc:  # KeyboardInterrupt included: the run must still close
         failure = exc
         result["message"] = f"{type(exc).__name__}: {exc}"
         result["outcome"] = Outcome.KILLED.value if isinstance(exc, KeyboardInterrupt) else Outcome.FAILED.value
+    _close_kernel_runs(ws, run.run_id, result["outcome"])
     try:
         if out_path.is_file():
             object_id = ws.objects.put_file(out_path).object_id
@@ -277,6 +303,10 @@ def run_tracked(
     if object_id:
         run.set_tag("mlops.output_sha256", object_id)
     ok = result["outcome"] == Outcome.SUCCEEDED.value
+    if not ok and stop_when is not None and str(result["message"]).startswith("stopped: "):
+        from ..tracking.liveness import RunAbandoned
+
+        failure = failure or RunAbandoned(result["message"])  # stopped for a dead pipeline: KILLED, not FAILED
     run.end(None if ok else (failure or StageFailed(result["message"] or result["outcome"])))
     seconds = time.perf_counter() - t0
     record = NotebookRun(
@@ -292,6 +322,7 @@ def run_tracked(
         cell_index=result["cell_index"],
         ename=result["ename"],
         evalue=result["evalue"],
+        traceback=result["traceback"] or "",
         output_path=str(out_path) if out_path.is_file() else None,
         output_object_id=object_id,
         code_sha256=chash,
@@ -308,6 +339,28 @@ def run_tracked(
     if failure is not None and not isinstance(failure, Exception):
         raise failure
     return record
+
+
+def _close_kernel_runs(ws: Workspace, run_id: str, outcome: str) -> None:
+    """Close the runs the notebook's kernel left open below the stage run (the kernel is gone now).
+
+    A kernel that ended normally closed its own runs at exit, so only our table is checked then;
+    after a dead or timed-out kernel MLflow is searched too (a run may have been created there in
+    the instant before its row was written), and processes that are gone are reaped.
+    """
+    from ..tracking.liveness import close_children
+
+    bad = outcome not in (Outcome.SUCCEEDED.value, Outcome.EXITED_EARLY.value)
+    why = {
+        Outcome.KILLED.value: "the stage's kernel died with the run open",
+        Outcome.TIMED_OUT.value: "the stage timed out and its kernel was stopped with the run open",
+    }.get(outcome, "the stage's kernel ended with the run open")
+    try:
+        close_children(ws, run_id, why, search_mlflow=bad)
+        if bad:
+            ws.reap()
+    except MlopsError:
+        pass  # the next open of the workspace reaps them
 
 
 def write_stage_record(

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.entities import Entity, escape
 
-__all__ = ["AliasHistory", "AliasMove", "ModelTable", "ModelVersion", "Review"]
+__all__ = ["AliasCheck", "AliasHistory", "AliasMove", "ModelTable", "ModelVersion", "Review"]
 
 _STATUS_COLOURS = {"approved": "#1a7f37", "rejected": "#cf222e", "pending": "#9a6700", "none": "#57606a"}
 
@@ -189,3 +189,42 @@ class ModelTable(Entity):
             for v in self.versions
         )
         return f"<table class='mlops-models'>{head}{body}</table>"
+
+
+@dataclasses.dataclass(frozen=True)
+class AliasCheck(Entity):
+    """Aliases that are not in lower case (``jupyter-mlops model check-aliases``); empty when all is well.
+
+    Each finding has ``model``, ``alias``, ``version``, ``where`` (``MLflow`` or ``alias history``),
+    ``serving`` (whether its lower-case form is a serving alias) and ``fix``.
+    """
+
+    findings: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 7
+
+    def __str__(self) -> str:
+        if self.ok:
+            return "aliases ok: every alias is in lower case"
+        lines = [f"{len(self.findings)} alias(es) not in lower case (aliases are case-insensitive now):"]
+        for f in self.findings:
+            tag = " (a serving alias: it can dodge the approval rule)" if f.get("serving") else ""
+            lines.append(f"  {f['model']}@{f['alias']} -> version {f['version']} in {f['where']}{tag}")
+            lines.append(f"    fix: {f['fix']}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if self.ok:
+            return "<div>aliases ok: every alias is in lower case</div>"
+        rows = "".join(
+            f"<tr><td>{escape(f['model'])}</td><td>{escape(f['alias'])}</td><td>{escape(f['version'])}</td>"
+            f"<td>{escape(f['where'])}</td><td>{escape(f['fix'])}</td></tr>"
+            for f in self.findings
+        )
+        return f"<table><tr><th>model</th><th>alias</th><th>version</th><th>where</th><th>fix</th></tr>{rows}</table>"

@@ -4,8 +4,11 @@
   ``ws.evaluation.latest_for(ref)`` and ``ws.cards.latest_for(ref)``, ``None`` when absent).
 - An approval or rejection needs a pending review, an actor who is not the version's author and
   who holds the reviewer role (``ws.authorize("model.approve", ...)``); approving twice is refused.
-- The serving alias (``[review] serving_alias``, ``champion`` by default) moves only to an
-  approved version; other aliases move freely. Every move is an alias-history row.
+- Aliases are case-insensitive: every alias is stored, compared and set in MLflow in lower case,
+  so ``CHAMPION`` cannot dodge the rule for ``champion``. Every serving alias
+  (``[review] serving_aliases``: ``champion``, ``production``, ``prod``, ``live`` by default)
+  moves only to an approved version; other aliases move freely. Every move is an alias-history
+  row. :func:`check_aliases` reports mixed-case aliases made before (in MLflow or the history).
 
 Each operation validates first, then writes its rows and audit event (with the state before and
 after) in one transaction, re-checking the state inside it; an MLflow alias is set last, inside
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ..errors import Conflict, InvalidInput, MlopsError, ReviewRuleViolation
-from .entities import AliasMove, Review
+from .entities import AliasCheck, AliasMove, Review
 from .schema import model_alias_history, model_reviews, model_versions
 
 if TYPE_CHECKING:
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
 
     from .service import ModelRegistry
 
-__all__ = ["decide", "promote", "request_review", "validate_alias"]
+__all__ = ["check_aliases", "decide", "promote", "request_review", "validate_alias"]
 
 _ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
 _MAX_TEXT = 10_000
@@ -41,7 +44,10 @@ _MISSING_CARD = "model card (run mlops.build_card(...) for it)"
 
 
 def validate_alias(alias: object) -> str:
-    """Check an alias name: a letter, then letters, digits, ``_`` or ``-``; not ``latest`` or ``v<N>``."""
+    """Check an alias name and return it in lower case (aliases are case-insensitive).
+
+    A letter, then letters, digits, ``_`` or ``-``; not ``latest`` or ``v<N>``.
+    """
     if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
         raise InvalidInput(
             f"invalid alias {alias!r}",
@@ -49,7 +55,7 @@ def validate_alias(alias: object) -> str:
             hint="use a word like 'champion' or 'challenger' ('latest' and 'v1', 'v2' ... are reserved)",
             field="alias",
         )
-    return alias
+    return alias.lower()
 
 
 def _text(value: object, field: str) -> str:
@@ -219,8 +225,8 @@ def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
     ws = reg.ws
     from ..tracking import models as mlf
 
-    serving = ws.settings.serving_alias
-    alias = validate_alias(alias if alias is not None else serving)
+    alias = validate_alias(alias if alias is not None else ws.settings.serving_alias)
+    guarded = alias in {a.lower() for a in ws.settings.serving_aliases} or alias == ws.settings.serving_alias.lower()
     ws._ensure_schema()
     with ws.db.read() as conn:
         row = reg._row(conn, spec)
@@ -228,7 +234,7 @@ def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
         approved_by = _last_decider(conn, row.name, row.version, "approve") if row.status == "approved" else None
         rejecter = _last_decider(conn, row.name, row.version, "reject")
     ref = f"{row.name}@{row.version}"
-    if alias == serving and row.status != "approved":
+    if guarded and row.status != "approved":
         needs = "an approval by a reviewer other than its author"
         reason = {
             "none": "it was never reviewed: it needs a review request (with a completed evaluation and a model card) "
@@ -249,7 +255,7 @@ def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
     try:
         with ws.transaction() as conn:
             if reg._aliases(conn, row.name).get(alias) != current or (
-                alias == serving and _status_in_txn(conn, row.name, row.version) != "approved"
+                guarded and _status_in_txn(conn, row.name, row.version) != "approved"
             ):
                 raise Conflict(f"{row.name}@{alias} or {ref} changed while you acted", value=ref, hint="look again and retry")
             event = ws.record(
@@ -259,7 +265,7 @@ def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
                 ref,
                 {
                     "alias": alias,
-                    "serving": alias == serving,
+                    "serving": guarded,
                     "before": {"version": current},
                     "after": {"version": row.version},
                     "status": row.status,
@@ -291,3 +297,34 @@ def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
                 pass
         raise
     return AliasMove(row.name, alias, current, row.version, ws.actor, event.ts, approved_by, event.seq)
+
+
+def check_aliases(reg: ModelRegistry) -> AliasCheck:
+    """Every alias not in lower case, in MLflow or in the alias history (made before aliases were normalised).
+
+    Such an alias could be read as a different alias than its lower-case form: ``CHAMPION`` next to
+    ``champion``, pointing at a version that was never approved.
+    """
+    from ..tracking import models as mlf
+
+    ws = reg.ws
+    ws._ensure_schema()
+    findings: list[dict[str, Any]] = []
+    serving = {a.lower() for a in ws.settings.serving_aliases}
+    with ws.db.read() as conn:
+        names = [r[0] for r in conn.execute(sa.select(model_versions.c.name).distinct().order_by(model_versions.c.name))]
+        for name in names:
+            for alias, version in sorted(reg._aliases(conn, name).items()):
+                if alias != alias.lower():
+                    findings.append({"model": name, "alias": alias, "version": version, "where": "alias history"})
+    for name, alias, version in mlf.list_aliases(ws.tracking):
+        if alias != alias.lower():
+            findings.append({"model": name, "alias": alias, "version": version, "where": "MLflow"})
+    for f in findings:
+        f["serving"] = f["alias"].lower() in serving
+        f["fix"] = (
+            f"point {f['model']}@{f['alias'].lower()} at an approved version with `jupyter-mlops model promote "
+            f"{f['model']}@VERSION --alias {f['alias'].lower()}`, then delete {f['alias']!r} "
+            f"(MlflowClient().delete_registered_model_alias({f['model']!r}, {f['alias']!r}))"
+        )
+    return AliasCheck(tuple(findings))

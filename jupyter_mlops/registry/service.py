@@ -23,7 +23,7 @@ from ..core.hashing import sha256_json
 from ..core.paths import parse_version_spec, validate_name
 from ..errors import IntegrityError, InvalidInput, MlopsError, NotFound
 from . import review as _review
-from .entities import AliasHistory, AliasMove, ModelTable, ModelVersion, Review
+from .entities import AliasCheck, AliasHistory, AliasMove, ModelTable, ModelVersion, Review
 from .schema import model_alias_history, model_reviews, model_versions
 
 if TYPE_CHECKING:
@@ -424,5 +424,13 @@ class ModelRegistry:
         return _review.decide(self, spec, comment, approve=False)
 
     def promote(self, spec: str, alias: str | None = None) -> AliasMove:
-        """Point ``alias`` (default: the serving alias) at a version; the serving alias needs approval."""
+        """Point ``alias`` (default: the serving alias) at a version; every serving alias needs approval.
+
+        Aliases are case-insensitive (stored and set in lower case); the serving aliases are
+        ``[review] serving_aliases`` (``champion``, ``production``, ``prod``, ``live`` by default).
+        """
         return _review.promote(self, spec, alias)
+
+    def check_aliases(self) -> AliasCheck:
+        """Aliases not in lower case in MLflow or the alias history (``jupyter-mlops model check-aliases``)."""
+        return _review.check_aliases(self)

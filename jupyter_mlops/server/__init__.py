@@ -25,5 +25,5 @@ def load_server_extension(server_app: Any) -> None:
     mlops = JupyterMlops(str(server_app.root_dir), config=server_app.config, parent=server_app)
     web_app.settings["jupyter_mlops"] = mlops
     base_url = web_app.settings["base_url"]
-    web_app.add_handlers(".*$", [(url_path_join(base_url, API_PREFIX, r.pattern), r.handler) for r in ROUTES])
+    web_app.add_handlers(".*$", [(url_path_join(base_url, API_PREFIX, r.pattern), r.handler, {"route": r}) for r in ROUTES])
     server_app.log.info("jupyter-mlops: %d REST routes under %s", len(ROUTES), url_path_join(base_url, API_PREFIX))

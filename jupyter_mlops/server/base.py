@@ -6,6 +6,10 @@ acts as the Jupyter-authenticated user for each request (never a name the client
 blocking store calls off the event loop, and turns every :class:`~jupyter_mlops.errors.MlopsError`
 into a JSON body ``{"error", "message", "field", "hint"}`` with its HTTP status. Bodies never carry
 a traceback or the raw input a client sent.
+
+Path parameters are checked in one place, :meth:`MlopsHandler.check_path_params`, against the
+patterns the OpenAPI document publishes for the route, matched as ASCII only: Python's ``str.isdigit``
+and ``\\d`` accept ``²`` or Arabic-Indic ``٣``, which ``int()`` then fails on or reads as 3.
 """
 
 from __future__ import annotations
@@ -122,6 +126,27 @@ class MlopsHandler(APIHandler):  # type: ignore[misc]
     """Base of every ``/jupyter-mlops/api/v1`` handler (subclasses set ``auth_resource``)."""
 
     auth_resource: ClassVar[str] = "jupyter_mlops:status"
+    route: Any = None
+
+    def initialize(self, route: Any = None) -> None:
+        """Receives its :class:`~jupyter_mlops.server.routes.Route` (parameter schemas) from the registration."""
+        self.route = route
+
+    def check_path_params(self) -> None:
+        """Refuse a path parameter that does not match its published schema (ASCII only) with a 400."""
+        params = {p.name: p for p in getattr(self.route, "params", ()) if p.where == "path"}
+        for name, value in self.path_kwargs.items():
+            text = value if isinstance(value, str) else str(value)
+            schema = params[name].schema if name in params else {"type": "string", "maxLength": 256}
+            pattern = str(schema.get("pattern") or "")
+            too_long = len(text) > int(str(schema.get("maxLength", 512)))
+            if not text.isascii() or too_long or "\x00" in text or (pattern and not re.fullmatch(pattern, text, re.ASCII)):
+                desc = params[name].description if name in params else ""
+                raise InvalidInput(
+                    f"invalid path parameter {name}" + (f" (expected {desc})" if desc else ""),
+                    field=name,
+                    hint="see /jupyter-mlops/api/v1/openapi.json for the accepted format (ASCII only)",
+                )
 
     @property
     def mlops(self) -> JupyterMlops:
@@ -161,7 +186,7 @@ class MlopsHandler(APIHandler):  # type: ignore[misc]
         if not values:
             return default
         text = values[-1].decode("utf-8", "replace")
-        if len(text) > max_len or "\x00" in text or (pattern is not None and not re.fullmatch(pattern, text)):
+        if len(text) > max_len or "\x00" in text or (pattern is not None and not re.fullmatch(pattern, text, re.ASCII)):
             raise InvalidInput(f"invalid value for query parameter {name}", field=name, hint=_pattern_hint(pattern))
         return text
 
@@ -201,7 +226,10 @@ class MlopsHandler(APIHandler):  # type: ignore[misc]
         """Run ``fn(workspace)`` off the event loop and reply with its result.
 
         An :class:`MlopsError` raised here (or while parsing the request) reaches :meth:`write_error`.
+        Path parameters are checked first (:meth:`check_path_params`), after authentication and
+        authorization have run on the verb.
         """
+        self.check_path_params()
         ws = self.workspace()
         result = await IOLoop.current().run_in_executor(self.mlops.executor, fn, ws)
         self.reply(result, status)

@@ -55,7 +55,7 @@ def service(ws: Workspace, area: str, method: str) -> Any:
 
 
 def _version(text: str) -> int:
-    if not text.isdigit() or not 1 <= len(text) <= 9 or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or not 1 <= len(text) <= 9 or int(text) < 1:
         raise InvalidInput("a version is a positive integer", field="version")
     return int(text)
 

@@ -86,7 +86,8 @@ def search_runs(
     limit: int = 50,
     page_token: str | None = None,
 ) -> dict[str, Any]:
-    """One page of runs, filtered, sorted and paged by the tracking store."""
+    """One page of runs, filtered, sorted and paged by the tracking store (runs whose process died are reaped first)."""
+    ws.reap()
     clauses = []
     if status:
         if status.upper() not in _STATUSES:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..core.paths import resolve_object_path, validate_object_id
-from ..errors import IntegrityError, NotFound, WorkspaceCorrupt
+from ..errors import IntegrityError, NotFound, WorkspaceCorrupt, WorkspaceReadOnly
 
 __all__ = ["ObjectStore", "StoredObject"]
 
@@ -41,8 +41,9 @@ class StoredObject:
 class ObjectStore:
     """A content-addressed folder of immutable objects."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, read_only: bool = False) -> None:
         self.root = Path(root)
+        self.read_only = read_only
 
     def _path(self, object_id: str) -> Path:
         """The object's path; refuses a malformed id and an object file that links out of the store."""
@@ -88,6 +89,12 @@ class ObjectStore:
         target = self._path(object_id)
         if target.is_file():
             return StoredObject(object_id, size, created=False)
+        if self.read_only:
+            raise WorkspaceReadOnly(
+                f"read-only workspace: storing an object needs to write {self.root}, which this user cannot write",
+                value=str(self.root),
+                hint="reading works; to change it, work on a copy you can write or ask the workspace's owner",
+            )
         folder = target.parent
         try:
             self.ensure()

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFound, TrackingError
+from ..errors import NotFound, TrackingError, WorkspaceCorrupt, WorkspaceError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -28,19 +28,38 @@ _uri_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def _wrap(what: str) -> Iterator[None]:
+def _wrap(what: str, uri: str | None = None) -> Iterator[None]:
     try:
         yield
-    except (TrackingError, NotFound):
+    except (TrackingError, NotFound, WorkspaceError):
+        raise
+    except ImportError as exc:  # a database driver (psycopg, pymysql ...) the tracking URI needs
+        if exc.name and exc.name.split(".")[0] in _DRIVERS:
+            from ..store.metadata import driver_missing
+
+            raise driver_missing(uri or exc.name, exc, what="the MLflow tracking store") from None
         raise
     except Exception as exc:  # MLflow raises MlflowException and plain errors alike
         from mlflow.exceptions import MlflowException
+        from sqlalchemy.exc import DatabaseError
 
+        if isinstance(exc, DatabaseError) or isinstance(exc.__cause__, DatabaseError):
+            cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+            where = uri.removeprefix("sqlite:///") if uri and uri.startswith("sqlite:///") else (uri or "the tracking store")
+            raise WorkspaceCorrupt(
+                f"the MLflow store {where} cannot be read: {str(cause).splitlines()[0][:200]}",
+                value=where,
+                hint="the file is damaged or truncated; restore .mlops/mlflow.db from a backup",
+            ) from None
         if isinstance(exc, (MlflowException, OSError, ValueError)):
             raise TrackingError(
                 f"MLflow failed to {what}: {exc}", hint="check the tracking URI and that the store is reachable"
             ) from exc
         raise
+
+
+#: Python database drivers SQLAlchemy may import for a tracking URI.
+_DRIVERS = {"psycopg", "psycopg2", "pg8000", "asyncpg", "pymysql", "MySQLdb", "pymssql", "pyodbc", "cx_Oracle", "oracledb"}
 
 
 def _import_mlflow() -> Any:
@@ -64,7 +83,7 @@ def create_local_store(tracking_uri: str, artifact_root: str) -> None:
 
     quiet = [logging.getLogger(n) for n in ("mlflow.store.db.utils", "alembic.runtime.migration")]
     levels = [log.level for log in quiet]
-    with _wrap("create its SQLite store"):
+    with _wrap("create its SQLite store", tracking_uri):
         _import_mlflow()
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
@@ -82,10 +101,11 @@ def create_local_store(tracking_uri: str, artifact_root: str) -> None:
 class MlflowBackend:
     """Tracking back-end over MLflow (SQLite file or a tracking server)."""
 
-    def __init__(self, tracking_uri: str, registry_uri: str, artifact_location: str) -> None:
+    def __init__(self, tracking_uri: str, registry_uri: str, artifact_location: str, *, read_only: bool = False) -> None:
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri
         self.artifact_location = artifact_location
+        self.read_only = read_only
         self._client: MlflowClient | None = None
         self._experiments: dict[str, str] = {}
         self._stats_checked = False
@@ -94,7 +114,7 @@ class MlflowBackend:
     @property
     def client(self) -> MlflowClient:
         if self._client is None:
-            with _wrap("connect"):
+            with _wrap("connect", self.tracking_uri):
                 _import_mlflow()
                 from mlflow import MlflowClient
 
@@ -122,7 +142,7 @@ class MlflowBackend:
         cached = self._experiments.get(name)
         if cached is not None:
             return cached
-        with _wrap(f"look up experiment {name!r}"):
+        with _wrap(f"look up experiment {name!r}", self.tracking_uri):
             exp = self.client.get_experiment_by_name(name)
             if exp is None:
                 if not create:
@@ -143,6 +163,19 @@ class MlflowBackend:
         self._experiments[name] = exp_id
         return exp_id
 
+    def experiment_name(self, experiment_id: str) -> str:
+        """The name of experiment ``experiment_id`` (``"unknown"`` when MLflow has none)."""
+        for name, eid in self._experiments.items():
+            if eid == experiment_id:
+                return name
+        with _wrap(f"look up experiment {experiment_id}", self.tracking_uri):
+            from mlflow.exceptions import MlflowException
+
+            try:
+                return str(self.client.get_experiment(experiment_id).name)
+            except MlflowException:
+                return "unknown"
+
     def start_run(
         self,
         *,
@@ -152,7 +185,7 @@ class MlflowBackend:
         parent_run_id: str | None = None,
     ) -> tuple[str, str]:
         """Start an MLflow run as the active fluent run; returns its id and artifact URI."""
-        with _wrap("start a run"):
+        with _wrap("start a run", self.tracking_uri):
             mlflow = self._activate()
             nested = mlflow.active_run() is not None
             run = mlflow.start_run(
@@ -174,7 +207,7 @@ class MlflowBackend:
         tags: Mapping[str, str] | None = None,
     ) -> None:
         """Log params, metrics and tags in one call (one transaction on SQLite)."""
-        with _wrap("log parameters and metrics"):
+        with _wrap("log parameters and metrics", self.tracking_uri):
             from mlflow.entities import Metric, Param, RunTag
 
             now = int(time.time() * 1000)
@@ -209,17 +242,17 @@ class MlflowBackend:
                     return
                 except OSError as exc:
                     raise TrackingError(f"cannot write artifact {artifact_file}: {exc.strerror}", value=str(target)) from exc
-        with _wrap(f"store artifact {artifact_file}"):
+        with _wrap(f"store artifact {artifact_file}", self.tracking_uri):
             self.client.log_text(run_id, text, artifact_file)
 
     def log_artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
         """Copy a local file into the run's artifacts."""
-        with _wrap(f"store artifact {Path(path).name}"):
+        with _wrap(f"store artifact {Path(path).name}", self.tracking_uri):
             self.client.log_artifact(run_id, str(path), artifact_path)
 
     def end_run(self, run_id: str, status: str) -> None:
         """End the run with ``FINISHED``, ``FAILED`` or ``KILLED`` (the fluent run if it is active)."""
-        with _wrap("end a run"):
+        with _wrap("end a run", self.tracking_uri):
             mlflow = self._activate()
             active = mlflow.active_run()
             if active is not None and active.info.run_id == run_id:
@@ -227,9 +260,47 @@ class MlflowBackend:
             else:
                 self.client.set_terminated(run_id, status=status)
 
+    def open_runs(self, filter_string: str, *, max_results: int = 1000) -> list[dict[str, Any]]:
+        """RUNNING runs of every experiment that match ``filter_string``, with ``last_activity_ms``.
+
+        ``last_activity_ms`` is the latest of the run's start time and its metrics' timestamps: the
+        last sign of life a run leaves in the store.
+        """
+        with _wrap("search open runs", self.tracking_uri):
+            from mlflow.entities import ViewType
+
+            exp_ids = [e.experiment_id for e in self.client.search_experiments(view_type=ViewType.ALL)]
+            found: list[dict[str, Any]] = []
+            for i in range(0, len(exp_ids), 100):
+                page = self.client.search_runs(
+                    exp_ids[i : i + 100],
+                    filter_string=f"{filter_string} and attributes.status = 'RUNNING'",
+                    run_view_type=ViewType.ALL,
+                    max_results=max_results,
+                )
+                found.extend(_with_activity(r) for r in page)
+            return found
+
+    def run_state(self, run_id: str) -> dict[str, Any] | None:
+        """A run's status, tags and ``last_activity_ms`` (``None`` when MLflow has no such run)."""
+        with _wrap(f"read run {run_id}", self.tracking_uri):
+            from mlflow.exceptions import MlflowException
+
+            try:
+                return _with_activity(self.client.get_run(run_id))
+            except MlflowException:
+                return None
+
+    def terminate(self, run_id: str, status: str, end_time_ms: int, tags: Mapping[str, str] | None = None) -> None:
+        """Close a run another process left open, with its own end time (reaping)."""
+        with _wrap(f"close run {run_id}", self.tracking_uri):
+            if tags:
+                self.log_batch(run_id, tags=tags)
+            self.client.set_terminated(run_id, status=status, end_time=int(end_time_ms))
+
     def get_run(self, run_id: str) -> dict[str, Any]:
         """A run's params, metrics, tags, status and times as plain data."""
-        with _wrap(f"read run {run_id}"):
+        with _wrap(f"read run {run_id}", self.tracking_uri):
             from mlflow.exceptions import MlflowException
 
             try:
@@ -251,7 +322,7 @@ class MlflowBackend:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of runs (the store does the filtering, sorting and paging)."""
         self._refresh_sqlite_stats()
-        with _wrap("search runs"):
+        with _wrap("search runs", self.tracking_uri):
             page = self.client.search_runs(
                 experiment_ids, filter_string=filter_string, order_by=order_by, max_results=max_results, page_token=page_token
             )
@@ -259,7 +330,7 @@ class MlflowBackend:
 
     def read_text_artifact(self, run_id: str, artifact_file: str, *, max_bytes: int = 200_000) -> str | None:
         """The text of one run artifact (e.g. ``mlops/cell.py``), or ``None`` when it was not stored."""
-        with _wrap(f"read artifact {artifact_file}"):
+        with _wrap(f"read artifact {artifact_file}", self.tracking_uri):
             import tempfile
             from urllib.parse import unquote, urlparse
 
@@ -285,7 +356,7 @@ class MlflowBackend:
 
     def metric_history(self, run_id: str, key: str, *, max_points: int = 2000) -> list[tuple[int, float]]:
         """``(step, value)`` pairs of one metric of a run, in step order."""
-        with _wrap(f"read metric history of {key}"):
+        with _wrap(f"read metric history of {key}", self.tracking_uri):
             hist = self.client.get_metric_history(run_id, key)
             return sorted((int(m.step), float(m.value)) for m in hist)[:max_points]
 
@@ -297,7 +368,7 @@ class MlflowBackend:
         store, so the adapter does, once per process and only when the runs table has grown to
         twice what the statistics describe.
         """
-        if self._stats_checked or not self.tracking_uri.startswith("sqlite:///"):
+        if self._stats_checked or self.read_only or not self.tracking_uri.startswith("sqlite:///"):
             return
         self._stats_checked = True
         import sqlite3
@@ -324,7 +395,7 @@ class MlflowBackend:
 
     def autolog(self, enable: bool = True) -> None:
         """Turn scikit-learn autologging on or off (it logs into the active fluent run)."""
-        with _wrap("configure autologging"):
+        with _wrap("configure autologging", self.tracking_uri):
             mlflow = self._activate()
             mlflow.sklearn.autolog(disable=not enable, silent=True, log_models=False)
 
@@ -343,6 +414,12 @@ class MlflowBackend:
 def _param_text(value: Any) -> str:
     text = str(value)
     return text if len(text) <= _MAX_PARAM else text[: _MAX_PARAM - 3] + "..."
+
+
+def _with_activity(run: Any) -> dict[str, Any]:
+    """``_run_dict`` plus ``last_activity_ms``: the latest of the start time and the metrics' timestamps."""
+    stamps = [int(m.timestamp) for m in getattr(run.data, "_metric_objs", ()) if getattr(m, "timestamp", None)]
+    return {**_run_dict(run), "last_activity_ms": max([int(run.info.start_time or 0), *stamps])}
 
 
 def _run_dict(run: Any) -> dict[str, Any]:

@@ -57,6 +57,7 @@ __all__ = [
     "delete_version",
     "fetch_verified",
     "get_alias",
+    "list_aliases",
     "hash_artifacts",
     "load_verified",
     "log_sklearn",
@@ -348,6 +349,22 @@ def get_alias(backend: MlflowBackend, name: str, alias: str) -> int | None:
 
 
 # -- artifact files -----------------------------------------------------------------------------
+def list_aliases(backend: MlflowBackend) -> list[tuple[str, str, int]]:
+    """``(model, alias, version)`` for every alias of every registered model in MLflow."""
+    with _wrap("list registered model aliases"):
+        out: list[tuple[str, str, int]] = []
+        token = None
+        while True:
+            page = backend.client.search_registered_models(max_results=1000, page_token=token)
+            for rm in page:
+                aliases = rm.aliases or {}
+                items = aliases.items() if isinstance(aliases, dict) else ((a.alias, a.version) for a in aliases)
+                out.extend((str(rm.name), str(a), int(v)) for a, v in items)
+            token = getattr(page, "token", None)
+            if not token:
+                return out
+
+
 def _local_dir(artifact_uri: str) -> Path | None:
     parts = urlsplit(artifact_uri)
     if parts.scheme == "file":

@@ -4,6 +4,10 @@ A run is opened in MLflow and recorded (``run.start`` audit event) before any us
 closed FINISHED, FAILED (with the error) or KILLED (KeyboardInterrupt) in a ``finally`` block, so
 nothing the library can observe leaves a run RUNNING. Metrics and parameters logged through
 jupyter-mlops are buffered and written in one batch when the run closes.
+
+What the library cannot observe (``kill -9``, a dead kernel) is covered by the run's owner: the
+process registers itself before the MLflow run exists and tags the run with its owner id, so a
+later process reaps the run when that owner is gone (:mod:`jupyter_mlops.tracking.liveness`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from ..core.entities import RunInfo, escape
 from ..core.hashing import sha256_text
 from ..core.paths import validate_name
 from ..errors import InvalidInput, MlopsError
+from . import liveness
 from .capture import environment, git_state
 from .schema import runs
 
@@ -110,7 +115,7 @@ def run_status_for(exc: BaseException | None) -> str:
     """FINISHED without an exception, KILLED for KeyboardInterrupt, else FAILED."""
     if exc is None:
         return "FINISHED"
-    if isinstance(exc, KeyboardInterrupt):
+    if isinstance(exc, (KeyboardInterrupt, liveness.RunAbandoned)):
         return "KILLED"
     return "FAILED"
 
@@ -170,6 +175,7 @@ class ActiveRun:
         self._artifact_uri: str | None = None
         self._token: contextvars.Token[tuple[ActiveRun, ...]] | None = None
         self._closed = False
+        self._owner_id: str | None = None
 
     # -- logging --------------------------------------------------------------------------------
     def log_param(self, key: str, value: Any) -> None:
@@ -215,6 +221,8 @@ class ActiveRun:
         outer = current_run()
         self.parent_run_id = outer.run_id if outer else ws.settings.parent_run_id
         backend = ws.tracking
+        # The owner is on record before the MLflow run exists, so a kill at any later moment is reapable.
+        self._owner_id = liveness.ensure_owner(ws)
         self.experiment_id = backend.experiment_id(self.experiment)
         # Everything known now goes on the run when it is created: one insert, no extra commit.
         git = git_state(ws.settings.root)
@@ -231,6 +239,7 @@ class ActiveRun:
             "mlops.environment_sha256": env_hash,
             "mlops.python": env["python"],
             **self.tags,
+            "mlops.owner": self._owner_id,
         }
         if git.get("diff_sha256"):  # only a dirty tree has a diff to hash
             tags["mlops.git.diff_sha256"] = str(git["diff_sha256"])
@@ -250,6 +259,7 @@ class ActiveRun:
         self.run_id, self._artifact_uri = backend.start_run(
             experiment_id=self.experiment_id, name=self.name, tags=tags, parent_run_id=self.parent_run_id
         )
+        liveness.track(self, self._owner_id)
         try:
             if self.kind == "stage" and self.params:
                 # The notebook may log parameters on this run itself (StageRun): the stage's own go
@@ -295,6 +305,7 @@ class ActiveRun:
                 conn.execute(
                     sa.insert(runs).values(**self._row(notebook), status="RUNNING", started=event.ts, start_seq=event.seq)
                 )
+                liveness.touch(ws, conn, besides=self)
                 if self.parent_run_id:
                     ws.link(conn, ("run", self.run_id), "child_of", ("run", self.parent_run_id))
                 if notebook:
@@ -315,6 +326,7 @@ class ActiveRun:
             "source_sha256": self._source_hash(),
             "parent_run_id": self.parent_run_id,
             "kind": self.kind,
+            "owner_id": self._owner_id,
         }
 
     def _source_hash(self) -> str | None:
@@ -326,6 +338,7 @@ class ActiveRun:
         if self._closed:
             return
         self._closed = True
+        liveness.untrack(self)
         if self._token is not None:
             try:
                 _stack.reset(self._token)
@@ -391,6 +404,7 @@ class ActiveRun:
                     .where(runs.c.run_id == self.run_id)
                     .values(status=self.status, ended=event.ts, error=self.error, end_seq=event.seq)
                 ).rowcount
+                liveness.touch(ws, conn, besides=self)  # an outer run's last sign of life
                 if not updated:
                     conn.execute(
                         sa.insert(runs).values(

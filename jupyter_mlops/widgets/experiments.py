@@ -220,6 +220,7 @@ class ExperimentsDashboard(Dashboard):
             status=self.status_filter.value, name_contains=self.name_filter.value, query=self.query.value
         )
         exp_id = self.ws.tracking.experiment_id(exp, create=False)
+        self.ws.reap()  # runs whose process died are shown KILLED, not RUNNING forever
         order = [self.table.sort] if self.table.sort else ["attributes.start_time DESC"]
         found, self._next_token = self.ws.tracking.search_runs(
             [exp_id], filter_string=filter_string, order_by=order, max_results=int(self.page_size.value), page_token=token
