@@ -1,0 +1,140 @@
+"""Serving commands: ``serve``, ``deploy``, ``package``, ``trace`` and ``monitor``.
+
+- ``serve SPEC [SPEC ...] [--config deployment.yaml] [--host H] [--port P]`` runs a gateway
+  (blocking); ``serve stop|resume|status NAME`` and ``serve weights NAME REF=W ...`` act on a
+  recorded deployment (the running gateway picks the change up within a second);
+- ``deploy SPEC --canary 10 [--name D]`` starts a canary;
+- ``package SPEC --out DIR`` writes a container build context;
+- ``trace REQUEST_ID`` walks from a prediction back to the cell and the data;
+- ``monitor NAME`` prints traffic, latency, split, drift and alerts.
+
+Each command parses, calls :class:`~jupyter_mlops.serving.service.ServingService` and returns a
+:class:`Result`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .commands import CommandUsageError, Context, Result, parse_kv
+
+__all__ = ["register"]
+
+_VERBS = ("stop", "resume", "status", "weights", "disable", "enable")
+
+
+def _service(ctx: Context) -> Any:
+    from ..serving.service import ServingService
+
+    return ServingService(ctx.workspace())
+
+
+def register(subs: Any) -> None:
+    p = subs.add_parser(
+        "serve",
+        help="serve approved model versions through a gateway; serve stop|resume|status|weights NAME",
+        description="serve SPEC [SPEC ...] starts a gateway; serve stop NAME (the stop switch), resume NAME, status NAME, "
+        "weights NAME REF=W ..., disable|enable NAME REF act on a recorded deployment.",
+    )
+    p.add_argument(
+        "args", nargs="*", metavar="SPEC", help="model versions (arrests-clf@champion), or a verb and a deployment name"
+    )
+    p.add_argument("--config", help="a deployment.yaml (variants, canary, shadow, sticky, analysis)")
+    p.add_argument("--name", help="deployment name (default: the first model's name)")
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    p.add_argument("--port", type=int, default=8080, help="default 8080")
+    p.add_argument("--token", dest="invoke_token", help="require this bearer token on /invocations and /metrics too")
+    p.add_argument("--reason", default="", help="why the stop switch was used (kept in the audit trail)")
+    p.set_defaults(func=_serve)
+
+    p = subs.add_parser("deploy", help="start a canary of an approved version in a running deployment")
+    p.add_argument("spec", help="model version, e.g. arrests-clf@4")
+    p.add_argument("--canary", type=int, default=10, help="the canary's starting share of traffic in percent (default 10)")
+    p.add_argument("--name", help="deployment name (default: the model's name)")
+    p.set_defaults(func=_deploy)
+
+    p = subs.add_parser("package", help="write a container build context (Dockerfile, pinned requirements, model, manifests)")
+    p.add_argument("specs", nargs="*", metavar="SPEC", help="model versions, e.g. arrests-clf@champion")
+    p.add_argument("--config", help="a deployment.yaml instead of SPECs")
+    p.add_argument("--out", required=True, help="the folder to write (must be empty or absent)")
+    p.add_argument("--canary", type=int, default=10, help="canaryTrafficPercent of the KServe InferenceService (default 10)")
+    p.add_argument("--tar", action="store_true", help="also write DIR.tar.gz (sorted entries, fixed mtimes)")
+    p.set_defaults(func=_package)
+
+    p = subs.add_parser("trace", help="from a prediction's request id back to model, review, run, cell and data")
+    p.add_argument("request_id", help="the X-Request-Id header of a response")
+    p.set_defaults(func=_trace)
+
+    p = subs.add_parser("monitor", help="requests, errors, latency, split, drift and alerts of a deployment")
+    p.add_argument("name", help="deployment name")
+    p.add_argument("--last", type=int, default=1000, help="how many recent predictions (default 1000)")
+    p.set_defaults(func=_monitor)
+
+
+def _serve(ctx: Context, args: argparse.Namespace) -> Result:
+    svc = _service(ctx)
+    if args.args and args.args[0] in _VERBS:
+        verb, rest = args.args[0], args.args[1:]
+        if not rest:
+            raise CommandUsageError(f"serve {verb} needs a deployment name, e.g. `jupyter-mlops serve {verb} arrests`")
+        name = rest[0]
+        if verb == "status":
+            status = svc.status(name)
+            return Result(status, str(status))
+        if verb == "stop":
+            state = svc.stop(name, args.reason)
+            return Result(
+                state, f"stop switch on for {name} (revision {state['revision']}): predictions answer 503 within a second"
+            )
+        if verb == "resume":
+            state = svc.resume(name)
+            return Result(state, f"{name} serves predictions again (revision {state['revision']})")
+        if verb == "weights":
+            try:
+                weights = {k: int(v) for k, v in parse_kv(rest[1:]).items()}
+            except ValueError:
+                raise CommandUsageError(
+                    "weights are whole numbers: serve weights arrests arrests-clf@1=90 arrests-clf@2=10"
+                ) from None
+            state = svc.admin(name, "weights", {"weights": weights})
+            return Result(state, f"{name} weights: {json.dumps({v['model']: v['weight'] for v in state['spec']['variants']})}")
+        if len(rest) != 2:
+            raise CommandUsageError(f"serve {verb} NAME MODEL@VERSION")
+        state = svc.admin(name, verb, {"model": rest[1]})
+        return Result(state, f"{rest[1]} {verb}d in {name} (revision {state['revision']})")
+    spec = svc.prepare(args.args, config=args.config, name=args.name)
+    home = svc.home(spec.name)
+    sys.stderr.write(
+        f"serving {spec.name} ({', '.join(f'{v.model} {v.weight}%' for v in spec.variants)}) on http://{args.host}:{args.port}\n"
+        f"admin token: {home / 'admin-token'}; prediction log: {home / 'log'}\n"
+    )
+    sys.stderr.flush()
+    svc.run_gateway(spec.name, host=args.host, port=args.port, invoke_token=args.invoke_token)
+    return Result({"deployment": spec.name}, f"gateway {spec.name} stopped")
+
+
+def _deploy(ctx: Context, args: argparse.Namespace) -> Result:
+    state = _service(ctx).deploy(args.spec, canary=args.canary, name=args.name)
+    canary = next(v for v in state["spec"]["variants"] if v["role"] == "canary")
+    name = state["spec"]["name"]
+    return Result(
+        state, f"canary {canary['model']} gets {canary['weight']}% of {name}; the gateway's analysis steps it up or rolls it back"
+    )
+
+
+def _package(ctx: Context, args: argparse.Namespace) -> Result:
+    built = _service(ctx).package(args.specs, out=args.out, config=args.config, canary=args.canary, tar=args.tar)
+    return Result(built, str(built))
+
+
+def _trace(ctx: Context, args: argparse.Namespace) -> Result:
+    found = _service(ctx).trace(args.request_id)
+    return Result(found, str(found))
+
+
+def _monitor(ctx: Context, args: argparse.Namespace) -> Result:
+    report = _service(ctx).monitor(args.name, last=args.last)
+    return Result(report, str(report))

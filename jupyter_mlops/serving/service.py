@@ -1,0 +1,313 @@
+"""Serving in a workspace: approved versions behind a gateway, canaries, the stop switch, packaging.
+
+``ServingService(ws)`` is the one implementation behind ``jupyter-mlops serve | deploy | package
+| trace | monitor`` and the monitoring dashboard. What it needs from the workspace is small and
+explicit: ``ws.models`` (get, reviews, load_model), ``ws.data`` (get, load), ``ws.cards``,
+``ws.evaluation`` (latest_for), ``ws.tracking`` (the verified artifact copy), ``ws.db`` (reads),
+``ws.transaction``/``record``/``link`` (every change audited and lineage-linked), ``ws.actor`` and
+``ws.settings.home``.
+
+Each model a deployment names is checked by :func:`~.gate.require_servable`, loaded once through
+the registry's verified path, and written as a bundle (model file + ``model.json`` with its
+SHA-256) under ``.mlops/serving/<deployment>/models/``; the gateway loads only bundles, so its
+request path never imports MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.paths import validate_file, validate_name
+from ..errors import Conflict, InvalidInput
+from .control import WorkspaceControl
+from .gate import require_servable
+from .runtime.bundle import BUNDLE_FORMAT, bundle_dir, file_sha256
+from .runtime.control import State, initial_state
+from .runtime.spec import DeploymentSpec, Variant, load_spec, parse_spec
+
+if TYPE_CHECKING:
+    from ..registry.entities import ModelVersion
+    from ..workspace import Workspace
+    from .entities import DeploymentStatus, MonitorReport, Trace
+
+__all__ = ["ServingService"]
+
+_MODEL_FILES = {"skops": "model.skops", "cloudpickle": "model.pkl"}
+
+
+class ServingService:
+    """Deployments of one workspace."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    # -- where things live ---------------------------------------------------------------------
+    def home(self, name: str) -> Path:
+        """``.mlops/serving/<name>/``: bundles, the admin token, the prediction log."""
+        return self.ws.settings.home / "serving" / validate_name(name, kind="deployment name")
+
+    def log_dirs(self, name: str | None = None) -> list[Path]:
+        """The prediction log folders of one deployment, or of all."""
+        root = self.ws.settings.home / "serving"
+        if name is not None:
+            return [self.home(name) / "log"]
+        return sorted(p / "log" for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    def control(self, name: str) -> WorkspaceControl:
+        return WorkspaceControl(self.ws, validate_name(name, kind="deployment name"))
+
+    # -- resolving -----------------------------------------------------------------------------
+    def resolve(
+        self, models: Sequence[str] = (), *, config: str | Path | None = None, name: str | None = None, action: str = "serve"
+    ) -> tuple[DeploymentSpec, dict[str, ModelVersion]]:
+        """The deployment with every model checked by the gate and pinned to ``name@version``.
+
+        ``models`` alone (``serve A B``) is an A/B test with equal weights; ``config`` is a
+        ``deployment.yaml``. Specs are resolved once: an alias moving later does not change a
+        running deployment (``deploy`` does).
+        """
+        if config is not None:
+            spec = load_spec(validate_file(config))
+            if models:
+                raise InvalidInput("give model specs or --config, not both", field="models")
+        elif models:
+            weights = _equal_weights(len(models))
+            spec = parse_spec(
+                {
+                    "name": name or str(models[0]).partition("@")[0],
+                    "variants": [{"model": m, "weight": w} for m, w in zip(models, weights, strict=True)],
+                },
+                source="the command line",
+            )
+        else:
+            raise InvalidInput(
+                "name at least one model version to serve", hint="e.g. jupyter-mlops serve arrests-clf@champion", field="models"
+            )
+        if name is not None:
+            spec = spec.replace(name=validate_name(name, kind="deployment name"))
+        versions: dict[str, ModelVersion] = {}
+        resolved: dict[str, str] = {}
+        for model in spec.models:
+            mv = require_servable(self.ws, model, action=action)
+            versions[mv.ref] = mv
+            resolved[model] = mv.ref
+        if len(set(resolved.values())) != len(resolved):
+            raise InvalidInput("two specs of the deployment name the same model version", value=sorted(resolved), field="models")
+
+        def pin(v: Variant) -> Variant:
+            ref = resolved[v.model]
+            return Variant(model=ref, weight=v.weight, role=v.role, bundle=bundle_dir(ref))
+
+        sensitive = set(spec.sensitive)
+        for mv in versions.values():
+            sensitive |= set(self.sensitive_columns(mv))
+        spec = spec.replace(
+            variants=tuple(pin(v) for v in spec.variants),
+            shadow=tuple(pin(v) for v in spec.shadow),
+            sensitive=tuple(sorted(sensitive)),
+        )
+        return spec, versions
+
+    def sensitive_columns(self, mv: ModelVersion) -> list[str]:
+        """Columns declared sensitive on the version's training data versions."""
+        out: list[str] = []
+        for dv in mv.data_versions:
+            out.extend(self.ws.data.get(dv).sensitive)
+        return sorted(set(out))
+
+    def write_bundle(self, mv: ModelVersion, root: Path) -> Path:
+        """The version's verified model file and ``model.json`` in ``root/models/<name>-v<version>/``."""
+        from ..tracking.models import fetch_verified
+
+        self.ws.models.load_model(mv.ref)  # every registry check: manifest hash, artifact hashes, trusted types
+        target = root / bundle_dir(mv.ref)
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True, mode=0o700)
+        model_file = _MODEL_FILES[mv.serialization]
+        with fetch_verified(self.ws.tracking, mv.artifact_uri, mv.manifest, ref=mv.ref) as folder:
+            shutil.copyfile(folder / model_file, tmp / model_file)
+        digest, size = file_sha256(tmp / model_file)
+        if digest != mv.manifest[model_file]["sha256"]:  # the copy must be the bytes the registry hashed
+            raise Conflict(f"{mv.ref}: {model_file} changed while it was copied", value=mv.ref)
+        approver = next((r.actor for r in reversed(self.ws.models.reviews(mv.ref)) if r.action == "approve"), None)
+        meta = {
+            "format": BUNDLE_FORMAT,
+            "ref": mv.ref,
+            "name": mv.name,
+            "version": mv.version,
+            "model_type": mv.model_type,
+            "serialization": mv.serialization,
+            "trusted_types": list(mv.trusted_types),
+            "signature": mv.signature,
+            "sensitive": self.sensitive_columns(mv),
+            "files": {model_file: {"sha256": digest, "size": size}},
+            "registry_manifest_sha256": mv.manifest_sha256,
+            "run_id": mv.run_id,
+            "data_versions": list(mv.data_versions),
+            "code_sha256": mv.code_sha256,
+            "approved_by": approver,
+        }
+        (tmp / "model.json").write_text(json.dumps(meta, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        return target
+
+    # -- deployments ---------------------------------------------------------------------------
+    def prepare(self, models: Sequence[str] = (), *, config: str | Path | None = None, name: str | None = None) -> DeploymentSpec:
+        """Gate, pin and bundle a deployment and record it (created, or updated with before/after).
+
+        A deployment whose stop switch is on stays stopped: restarting a gateway never turns
+        predictions back on by itself.
+        """
+        spec, versions = self.resolve(models, config=config, name=name)
+        home = self.home(spec.name)
+        for mv in versions.values():
+            self.write_bundle(mv, home)
+        control = self.control(spec.name)
+        if not control.exists():
+            control.create(initial_state(spec), payload={"models": sorted(versions)})
+        elif control.load()["spec"] != spec.to_dict():
+            control.update(
+                "deployment.update",
+                lambda s: {**s, "spec": spec.to_dict(), "canary": {"failures": 0, "windows": 0}},
+                {"models": sorted(versions)},
+            )
+        return spec
+
+    def gateway(self, name: str, *, admin_token: str | None = None, invoke_token: str | None = None) -> Any:
+        """A :class:`~.runtime.app.Gateway` over the recorded deployment ``name`` (drift checked every minute)."""
+        from .runtime import read_or_create_token
+        from .runtime.app import Gateway
+
+        home = self.home(name)
+        token = admin_token or read_or_create_token(home / "admin-token")
+        control = self.control(name)
+
+        def drift() -> None:
+            self.monitor(name, record_alerts=True)
+
+        return Gateway(
+            root=home, control=control, log_dir=home / "log", admin_token=token, invoke_token=invoke_token, drift_check=drift
+        )
+
+    def serve(
+        self,
+        models: Sequence[str] = (),
+        *,
+        config: str | Path | None = None,
+        name: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        invoke_token: str | None = None,
+    ) -> None:
+        """Prepare the deployment and run its gateway on ``host:port`` until interrupted."""
+        spec = self.prepare(models, config=config, name=name)
+        self.run_gateway(spec.name, host=host, port=port, invoke_token=invoke_token)
+
+    def run_gateway(self, name: str, *, host: str = "127.0.0.1", port: int = 8080, invoke_token: str | None = None) -> None:
+        """Run the gateway of the recorded deployment ``name`` until SIGINT/SIGTERM (start and end are audited)."""
+        from .runtime import run
+        from .runtime.app import create_app
+
+        gateway = self.gateway(name, invoke_token=invoke_token)
+        gateway.control.event("serving.start", {"host": host, "port": port, "models": list(gateway.spec.models)})
+        try:
+            run(create_app(gateway), host, port)
+        finally:
+            gateway.control.event("serving.end", {"host": host, "port": port, "logged": gateway.log.written})
+
+    def deploy(self, spec: str, *, canary: int = 10, name: str | None = None) -> State:
+        """Start a canary: ``spec`` gets ``canary`` percent of the traffic of deployment ``name``.
+
+        The gateway's analysis then steps it up or rolls it back on its own (see
+        :mod:`~.runtime.analysis`).
+        """
+        if isinstance(canary, bool) or not isinstance(canary, int) or not 1 <= canary <= 99:
+            raise InvalidInput(f"--canary must be a percentage from 1 to 99, got {canary!r}", value=canary, field="canary")
+        mv = require_servable(self.ws, spec, action="deploy")
+        name = name or mv.name
+        control = self.control(name)
+        state = control.load()
+        variants = state["spec"]["variants"]
+        if any(v.get("role") == "canary" for v in variants):
+            current = next(v["model"] for v in variants if v.get("role") == "canary")
+            raise Conflict(
+                f"deployment {name!r} already runs canary {current}", value=current, hint="wait for its promotion or rollback"
+            )
+        if any(v["model"] == mv.ref for v in variants):
+            raise Conflict(f"{mv.ref} already serves in deployment {name!r}", value=mv.ref)
+        self.write_bundle(mv, self.home(name))
+        from .runtime.app import _share
+
+        def change(s: State) -> State:
+            stable = [v for v in s["spec"]["variants"] if v.get("role") != "canary"]
+            _share(stable, 100 - canary)
+            s["spec"]["variants"] = [*stable, {"model": mv.ref, "weight": canary, "role": "canary", "bundle": bundle_dir(mv.ref)}]
+            s["spec"]["sensitive"] = sorted(set(s["spec"].get("sensitive") or []) | set(self.sensitive_columns(mv)))
+            s["canary"] = {"failures": 0, "windows": 0}
+            return s
+
+        parse_spec(change(json.loads(json.dumps(state)))["spec"], source="the new deployment")
+        return control.update(
+            "deployment.canary_start", change, {"canary": mv.ref, "weight": canary, "analysis": state["spec"]["analysis"]}
+        )
+
+    def admin(self, name: str, action: str, body: dict[str, Any] | None = None) -> State:
+        """``stop``, ``resume``, ``weights``, ``disable`` or ``enable``, from the CLI: recorded, picked up by the gateway."""
+        from .runtime.app import admin_change
+
+        control = self.control(name)
+        change, audit, payload = admin_change(action, dict(body or {}), control.load(), actor=self.ws.actor)
+        return control.update(audit, change, {**payload, "via": "cli"})
+
+    def stop(self, name: str, reason: str = "") -> State:
+        """The stop switch: the gateway answers every prediction with 503 within about a second."""
+        return self.admin(name, "stop", {"reason": reason})
+
+    def resume(self, name: str) -> State:
+        """Turn predictions on again after :meth:`stop`."""
+        return self.admin(name, "resume")
+
+    def status(self, name: str) -> DeploymentStatus:
+        """The deployment's state and its recorded changes."""
+        from .entities import DeploymentStatus
+
+        control = self.control(name)
+        return DeploymentStatus(name=name, state=control.load(), changes=tuple(control.changes()))
+
+    # -- evidence ------------------------------------------------------------------------------
+    def trace(self, request_id: str) -> Trace:
+        """From a logged prediction back to its model version, review, run, notebook cell and data."""
+        from .trace import trace
+
+        return trace(self, request_id)
+
+    def monitor(self, name: str, *, last: int = 1000, record_alerts: bool = False) -> MonitorReport:
+        """Traffic, errors, latency, split, drift against the training data and labelled accuracy."""
+        from .monitor import monitor
+
+        return monitor(self, name, last=last, record_alerts=record_alerts)
+
+    def package(
+        self,
+        models: Sequence[str] = (),
+        *,
+        out: str | Path,
+        config: str | Path | None = None,
+        canary: int = 10,
+        tar: bool = False,
+    ) -> Any:
+        """Write a deterministic container build context (see :mod:`~.package`)."""
+        from .package import package
+
+        return package(self, models, out=Path(out), config=config, canary=canary, tar=tar)
+
+
+def _equal_weights(n: int) -> list[int]:
+    base = 100 // n
+    return [base + (1 if i < 100 - base * n else 0) for i in range(n)]
