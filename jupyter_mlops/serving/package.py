@@ -31,7 +31,7 @@ import tarfile
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -238,7 +238,10 @@ def _k8s(name: str, image: str, canary: int) -> dict[str, str]:
             }
         },
     }
-    dump = lambda obj: yaml.safe_dump(obj, sort_keys=True, default_flow_style=False)  # noqa: E731
+
+    def dump(obj: dict[str, Any]) -> str:
+        return str(yaml.safe_dump(obj, sort_keys=True, default_flow_style=False))
+
     return {"k8s/deployment.yaml": dump(deployment), "k8s/service.yaml": dump(service), "k8s/inferenceservice.yaml": dump(isvc)}
 
 

@@ -27,6 +27,7 @@ RUNTIME_MODULES = (
     "serving/runtime/__main__.py",
     "serving/runtime/analysis.py",
     "serving/runtime/app.py",
+    "serving/runtime/batcher.py",
     "serving/runtime/bundle.py",
     "serving/runtime/control.py",
     "serving/runtime/metrics.py",

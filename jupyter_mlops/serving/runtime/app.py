@@ -33,17 +33,17 @@ from typing import Any
 from ...core.paths import resolve_inside
 from ...errors import InvalidInput, MlopsError
 from . import analysis as an
+from .batcher import Batcher
 from .bundle import ServedModel, bundle_dir, load_bundle
 from .control import Control, State
 from .metrics import Metrics
 from .predlog import PredictionLog, input_sha256, mask_rows, new_request_id
-from .protocol import PayloadError, parse_payload, to_frame
+from .protocol import PayloadError, parse_payload, to_frame, validate_rows
 from .router import Route, Router
 from .spec import DeploymentSpec, parse_spec
 
 __all__ = ["Gateway", "create_app"]
 
-_INLINE_ROWS = 64
 _REQUEST_ID_CHARS = frozenset("0123456789abcdefABCDEF-")
 
 
@@ -70,6 +70,7 @@ class Gateway:
         self.drift_every = drift_every
         self.poll_seconds = poll_seconds
         self.models: dict[str, ServedModel] = {}
+        self.batchers: dict[str, Batcher] = {}
         self.windows = an.Windows()
         self.alerting: set[tuple[str, str]] = set()
         state = control.load()
@@ -98,6 +99,7 @@ class Gateway:
         disabled = set(state.get("disabled") or [])
         routes = [Route(models[v.model], v.weight, v.role, disabled=v.model in disabled) for v in spec.variants]
         self.router = Router(routes, [models[v.model] for v in spec.shadow])
+        self.batchers = {ref: self.batchers.get(ref) or Batcher(m) for ref, m in models.items()}
         self.models, self.spec, self.state = models, spec, state
         self.metrics.set_weights([(v.role, v.model, v.weight) for v in spec.variants])
 
@@ -111,9 +113,12 @@ class Gateway:
         return new
 
     # -- scoring -----------------------------------------------------------------------------
-    def _score(self, route: Route, names: list[str], rows: list[list[Any]], from_csv: bool) -> tuple[list[Any], Any]:
-        frame, records = to_frame(names, rows, route.model.columns, from_csv=from_csv)
-        return route.model.predict(frame), records
+    async def _score(self, route: Route, names: list[str], rows: list[list[Any]], from_csv: bool) -> tuple[list[Any], Any]:
+        columns, records = validate_rows(names, rows, route.model.columns, from_csv=from_csv)
+        batcher = self.batchers.get(route.ref) or Batcher(route.model)
+        out = await batcher.submit(columns, len(rows))
+        tolist = getattr(out, "tolist", None)
+        return list(tolist() if callable(tolist) else out), records
 
     async def invocations(self, request: Any) -> Any:
         t0 = time.perf_counter()
@@ -141,20 +146,17 @@ class Gateway:
         body = await request.body()
         ctype = request.headers.get("content-type", "application/json")
         from_csv = ctype.split(";")[0].strip().lower() == "text/csv"
+        names: list[str] = []
+        rows: list[list[Any]] = []
         try:
             names, rows = parse_payload(body, ctype, [c for c, _ in route.model.columns])
-            if len(rows) <= _INLINE_ROWS:
-                predictions, records = self._score(route, names, rows, from_csv)
-            else:
-                from starlette.concurrency import run_in_threadpool
-
-                predictions, records = await run_in_threadpool(self._score, route, names, rows, from_csv)
+            predictions, records = await self._score(route, names, rows, from_csv)
         except PayloadError as err:
             return self._client_error(route, err, headers, rid, t0)
         except InvalidInput as err:
             return self._client_error(route, PayloadError(err.message, field=err.field, hint=err.hint), headers, rid, t0)
         except Exception as exc:
-            answered = self._model_failed(route, exc, names, rows, from_csv, rid, t0)
+            answered = await self._model_failed(route, exc, names, rows, from_csv, rid, t0)
             if answered is None:
                 return self._unavailable(headers, f"{route.ref} failed and no other variant could answer")
             route, predictions, records = answered
@@ -178,7 +180,7 @@ class Gateway:
         self._log(rid, "prediction", route.ref, route.role, status, latency, None, None, error=f"invalid field {err.field}")
         return _error(status, "BAD_REQUEST", err.message, headers, field=err.field, hint=err.hint)
 
-    def _model_failed(
+    async def _model_failed(
         self, route: Route, exc: Exception, names: list[str], rows: list[list[Any]], from_csv: bool, rid: str, t0: float
     ) -> tuple[Route, list[Any], Any] | None:
         """Count the failure against ``route`` and try the failover variant once."""
@@ -194,7 +196,7 @@ class Gateway:
         if fallback is None:
             return None
         try:
-            predictions, records = self._score(fallback, names, rows, from_csv)
+            predictions, records = await self._score(fallback, names, rows, from_csv)
         except Exception:
             self.metrics.failed(fallback.role, fallback.ref, "model")
             self.router.record(fallback, False)

@@ -24,7 +24,7 @@ from typing import Any
 
 from ...errors import InvalidInput
 
-__all__ = ["PayloadError", "parse_payload", "to_frame"]
+__all__ = ["PayloadError", "build_frame", "parse_payload", "to_frame", "validate_rows"]
 
 _NUMERIC = {"double", "float", "long", "integer"}
 _INTEGRAL = {"long", "integer"}
@@ -161,28 +161,27 @@ def _check(value: Any, kind: str, column: str, row: int, from_csv: bool) -> Any:
     return value
 
 
-def to_frame(
+def validate_rows(
     names: list[str], rows: list[list[Any]], signature: Sequence[tuple[str, str]], *, from_csv: bool = False
-) -> tuple[Any, list[dict[str, Any]]]:
-    """A pandas frame in signature order, and the rows as records (for the input hash and the log).
+) -> tuple[dict[str, list[Any]], list[dict[str, Any]]]:
+    """Check every row against the signature: ``({column: values}, records)`` in signature order.
 
     Columns the signature does not know are ignored; a missing column is a :class:`PayloadError`.
+    A model without a signature gets the columns as they came.
     """
-    import pandas as pd
-
     if not rows:
         raise PayloadError("the request has no rows", field="body", hint="send at least one row")
     if len(rows) > MAX_ROWS:
         raise PayloadError(f"the request has {len(rows)} rows; at most {MAX_ROWS} per request", field="body")
     if not signature:
-        frame = pd.DataFrame(rows, columns=names)
-        return frame, [dict(zip(names, r, strict=True)) for r in rows]
+        columns = {n: [r[i] for r in rows] for i, n in enumerate(names)}
+        return columns, [dict(zip(names, r, strict=True)) for r in rows]
     index = {n: i for i, n in enumerate(names)}
     missing = [c for c, _ in signature if c not in index]
     if missing:
+        more = f" and {len(missing) - 1} more ({', '.join(missing[1:4])})" if len(missing) > 1 else ""
         raise PayloadError(
-            f"missing field {missing[0]!r}"
-            + (f" and {len(missing) - 1} more ({', '.join(missing[1:4])})" if len(missing) > 1 else ""),
+            f"missing field {missing[0]!r}{more}",
             field=missing[0],
             hint="the model signature needs: " + ", ".join(c for c, _ in signature),
         )
@@ -190,6 +189,22 @@ def to_frame(
     for column, kind in signature:
         j = index[column]
         data[column] = [_check(r[j], kind, column, i, from_csv) for i, r in enumerate(rows)]
-    frame = pd.DataFrame({c: pd.Series(v, dtype=_DTYPES.get(k)) for (c, k), v in zip(signature, data.values(), strict=True)})
     records = [{c: data[c][i] for c, _ in signature} for i in range(len(rows))]
-    return frame, records
+    return data, records
+
+
+def build_frame(columns: dict[str, list[Any]], signature: Sequence[tuple[str, str]]) -> Any:
+    """A pandas frame of validated columns, with the dtypes the signature names."""
+    import pandas as pd
+
+    if not signature:
+        return pd.DataFrame(columns)
+    return pd.DataFrame({c: pd.Series(columns[c], dtype=_DTYPES.get(k)) for c, k in signature})
+
+
+def to_frame(
+    names: list[str], rows: list[list[Any]], signature: Sequence[tuple[str, str]], *, from_csv: bool = False
+) -> tuple[Any, list[dict[str, Any]]]:
+    """:func:`validate_rows` then :func:`build_frame`: the frame and the records."""
+    columns, records = validate_rows(names, rows, signature, from_csv=from_csv)
+    return build_frame(columns, signature), records
