@@ -239,7 +239,7 @@ class ServingService:
             raise Conflict(
                 f"deployment {name!r} already runs canary {current}", value=current, hint="wait for its promotion or rollback"
             )
-        if any(v["model"] == mv.ref for v in variants):
+        if any(v["model"] == mv.ref for v in (*variants, *state["spec"].get("shadow", []))):
             raise Conflict(f"{mv.ref} already serves in deployment {name!r}", value=mv.ref)
         self.write_bundle(mv, self.home(name))
         from .runtime.app import _share

@@ -440,6 +440,13 @@ class Gateway:
         if canary is None or canary.weight <= 0 or stable is None:
             return None
         verdict = an.judge(done.get(canary.model, an.WindowStats()), done.get(stable.ref, an.WindowStats()), a)
+        route = self.router.by_ref(canary.model)
+        if route is not None and route.consecutive_failures >= self.router.breaker_threshold:
+            # the breaker took the canary out of the traffic: that window failed, however few requests it saw
+            reason = f"{route.consecutive_failures} failures in a row opened the circuit breaker"
+            verdict = an.Verdict(
+                "fail", (*verdict.reasons, reason) if verdict.outcome == "fail" else (reason,), verdict.canary, verdict.stable
+            )
         failures = int((self.state.get("canary") or {}).get("failures", 0))
         action, weight, failures = an.next_step(verdict, weight=canary.weight, failures=failures, analysis=a)
         if verdict.outcome == "skip":
