@@ -118,6 +118,12 @@ def test_scoring_protocol_headers_validation_health_metrics_and_the_log(project:
     assert report.totals["requests"] == 9 and report.totals["client_errors"] == 3 and report.variants[0]["accuracy"] == 1.0
     assert {d["feature"]: d.get("note") for d in report.drift}["colour"] == "sensitive: values are not stored"
     assert report.drift_reference == "arrests@1"
+    from jupyter_mlops.widgets import dashboard
+
+    board = dashboard("monitor", _ws(project), deployment="proto")
+    assert board.last_error is None and "rejected inputs" in board.summary.value and "arrests@1" in board.summary.value
+    assert board.split_chart.spec["categories"] == ["arrests-clf@1"] and board.split_chart.spec["series"][0]["values"] == [100.0]
+    assert "sensitive: values are not stored" in board.tables.value and "year" in board.drift_chart.spec["categories"]
 
 
 def test_stop_switch_from_the_cli_and_from_rest_within_five_seconds_and_audited(project: dict[str, Any]) -> None:
