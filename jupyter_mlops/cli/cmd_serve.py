@@ -6,7 +6,9 @@
 - ``deploy SPEC --canary 10 [--name D]`` starts a canary;
 - ``package SPEC --out DIR`` writes a container build context;
 - ``trace REQUEST_ID`` walks from a prediction back to the cell and the data;
-- ``monitor NAME`` prints traffic, latency, split, drift and alerts.
+- ``monitor NAME [--watch 60s]`` prints traffic, latency, split, drift and alerts (once, or every
+  interval as the monitoring job that records drift alerts; ``serve`` starts one next to its
+  gateway, in a process of its own, so drift never stalls a request).
 
 Each command parses, calls :class:`~jupyter_mlops.serving.service.ServingService` and returns a
 :class:`Result`.
@@ -15,10 +17,15 @@ Each command parses, calls :class:`~jupyter_mlops.serving.service.ServingService
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import subprocess
 import sys
+import time
 from typing import Any
 
+from ..errors import InvalidInput
 from .commands import CommandUsageError, Context, Result, parse_kv
 
 __all__ = ["register"]
@@ -48,6 +55,15 @@ def register(subs: Any) -> None:
     p.add_argument("--port", type=int, default=8080, help="default 8080")
     p.add_argument("--token", dest="invoke_token", help="require this bearer token on /invocations and /metrics too")
     p.add_argument("--reason", default="", help="why the stop switch was used (kept in the audit trail)")
+    p.add_argument(
+        "--monitor-every",
+        default="60s",
+        metavar="DURATION",
+        help="how often the monitoring job started next to the gateway checks drift (default 60s)",
+    )
+    p.add_argument(
+        "--no-monitor", action="store_true", help="start no monitoring job (run `jupyter-mlops monitor NAME --watch` yourself)"
+    )
     p.set_defaults(func=_serve)
 
     p = subs.add_parser("deploy", help="start a canary of an approved version in a running deployment")
@@ -71,6 +87,10 @@ def register(subs: Any) -> None:
     p = subs.add_parser("monitor", help="requests, errors, latency, split, drift and alerts of a deployment")
     p.add_argument("name", help="deployment name")
     p.add_argument("--last", type=int, default=1000, help="how many recent predictions (default 1000)")
+    p.add_argument(
+        "--watch", metavar="DURATION", help="report every DURATION (e.g. 60s) until interrupted, recording drift alerts"
+    )
+    p.add_argument("--exit-with", type=int, metavar="PID", help="with --watch: end when process PID (a gateway) ends")
     p.set_defaults(func=_monitor)
 
 
@@ -105,6 +125,7 @@ def _serve(ctx: Context, args: argparse.Namespace) -> Result:
             raise CommandUsageError(f"serve {verb} NAME MODEL@VERSION")
         state = svc.admin(name, verb, {"model": rest[1]})
         return Result(state, f"{rest[1]} {verb}d in {name} (revision {state['revision']})")
+    every = None if args.no_monitor else _duration(args.monitor_every, "--monitor-every")
     spec = svc.prepare(args.args, config=args.config, name=args.name)
     home = svc.home(spec.name)
     sys.stderr.write(
@@ -112,8 +133,47 @@ def _serve(ctx: Context, args: argparse.Namespace) -> Result:
         f"admin token: {home / 'admin-token'}; prediction log: {home / 'log'}\n"
     )
     sys.stderr.flush()
-    svc.run_gateway(spec.name, host=args.host, port=args.port, invoke_token=args.invoke_token)
+    job = None if every is None else _start_monitor(svc, args, spec.name, every)
+    try:
+        svc.run_gateway(spec.name, host=args.host, port=args.port, invoke_token=args.invoke_token)
+    finally:
+        if job is not None:
+            job.terminate()
+            try:
+                job.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                job.kill()
     return Result({"deployment": spec.name}, f"gateway {spec.name} stopped")
+
+
+def _duration(text: str, option: str) -> float:
+    from ..serving.runtime.spec import parse_duration
+
+    try:
+        return parse_duration(text, option)
+    except InvalidInput as err:
+        raise CommandUsageError(err.message) from None
+
+
+def _start_monitor(svc: Any, args: argparse.Namespace, name: str, every: float) -> subprocess.Popen[bytes]:
+    """The monitoring job of a gateway: this CLI's ``monitor NAME --watch``, in a process of its own.
+
+    Drift needs the log and the training data; reading them in the gateway would hold its GIL.
+    The job runs at a lower CPU priority, writes to ``.mlops/serving/<name>/monitor.log``, and
+    ends with the gateway (when it is killed too: ``--exit-with`` watches this process).
+    """
+    cmd = [sys.executable, "-m", "jupyter_mlops.cli.main", "-C", str(svc.ws.settings.root)]
+    if args.user:
+        cmd += ["--user", args.user]
+    cmd += ["monitor", name, "--watch", f"{every:g}s", "--exit-with", str(os.getpid())]
+    log = open(svc.home(name) / "monitor.log", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        job = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    finally:
+        log.close()
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, job.pid, 10)
+    return job
 
 
 def _deploy(ctx: Context, args: argparse.Namespace) -> Result:
@@ -136,5 +196,36 @@ def _trace(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _monitor(ctx: Context, args: argparse.Namespace) -> Result:
-    report = _service(ctx).monitor(args.name, last=args.last)
-    return Result(report, str(report))
+    svc = _service(ctx)
+    if args.watch is None:
+        if args.exit_with is not None:
+            raise CommandUsageError("--exit-with goes with --watch")
+        report = svc.monitor(args.name, last=args.last)
+        return Result(report, str(report))
+    every = _duration(args.watch, "--watch")
+    parent = args.exit_with
+
+    def parent_gone() -> bool:
+        return parent is not None and (os.getppid() != parent or not _alive(parent))
+
+    count = 0
+    for report in svc.watch(args.name, every=every, last=args.last, wait_first=parent is not None, stop=parent_gone):
+        count += 1
+        t = report.totals
+        drift = "unknown" if report.dataset_drift is None else ("DRIFT" if report.dataset_drift else "no drift")
+        sys.stdout.write(
+            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {args.name}: {t['requests']} requests, "
+            f"{t['errors']} errors, p99 {t['p99_ms']} ms, data set {drift}\n"
+        )
+        sys.stdout.flush()
+    return Result({"deployment": args.name, "reports": count}, f"monitoring of {args.name} ended after {count} reports")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, MlopsError, NotFound
 from .runtime.control import State, summarize
 from .schema import deployment_changes, deployments
 
@@ -141,6 +141,35 @@ class WorkspaceControl:
     def event(self, action: str, payload: dict[str, Any]) -> None:
         with self.ws.transaction() as conn:
             self.ws.record(conn, action, "deployment", self.name, payload)
+
+    def promoted(self, ref: str, aliases: Sequence[str]) -> dict[str, Any]:
+        """Move each alias to the promoted canary ``ref`` through the registry.
+
+        The registry's own rules apply: the serving alias only goes to an approved version, the
+        actor needs ``model.promote``, and each move is its own ``model.promote`` audit event and
+        alias-history row. A refusal leaves that alias where it was and is reported, not raised:
+        the canary's promotion in the deployment stands either way.
+        """
+        moved: list[str] = []
+        not_moved: list[dict[str, str]] = []
+        name = ref.partition("@")[0]
+        for alias in aliases:
+            try:
+                self.ws.models.promote(ref, alias)
+            except Conflict as err:
+                try:
+                    there = self.ws.models.get(f"{name}@{alias}").ref == ref
+                except MlopsError:
+                    there = False
+                if there:  # it already named the canary
+                    moved.append(alias)
+                else:
+                    not_moved.append({"alias": alias, "error": err.message})
+            except MlopsError as err:
+                not_moved.append({"alias": alias, "error": err.message})
+            else:
+                moved.append(alias)
+        return {"moved": moved, "not_moved": not_moved}
 
     def changes(self, limit: int = 200) -> list[dict[str, Any]]:
         """The deployment's changes, newest first."""

@@ -1,30 +1,98 @@
 """A deployment's monitoring report, read from its prediction log, its state and the audit trail.
 
-The same function feeds ``jupyter-mlops monitor``, the monitoring dashboard and the gateway's
-periodic drift check, so every front-end shows the same numbers. Requests, errors, latency
-percentiles and the per-variant split come from the last ``last`` prediction records; drift
-compares their (unmasked) input columns with the training data version's snapshot; accuracy
-joins labels sent to ``POST /feedback`` with the predictions they label. With
-``record_alerts=True`` a change of the data set's drift state is recorded as a
-``serving.alert`` / ``serving.alert_cleared`` audit event.
+The same code feeds ``jupyter-mlops monitor``, the monitoring dashboard and the monitoring job
+(``jupyter-mlops monitor NAME --watch 60s``, which ``jupyter-mlops serve`` starts next to the
+gateway), so every front-end shows the same numbers. Requests, errors, latency percentiles and
+the per-variant split come from the last ``last`` prediction records; drift compares their
+(unmasked) input columns with the training data version's snapshot; accuracy joins labels sent
+to ``POST /feedback`` with the predictions they label. With ``record_alerts=True`` a change of
+the data set's drift state is recorded as a ``serving.alert`` / ``serving.alert_cleared`` audit
+event.
+
+Drift is never computed inside the gateway: parsing the log and loading the training data in its
+process would hold the GIL for a second (imports) and then for a time that grows with the log,
+and every request in flight would wait. :class:`Monitor` keeps its place in the log
+(:class:`~.runtime.predlog.LogTail`) and the reference data between reports, so a watching job
+reads each line once and loads the training data once.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
 from .drift import dataset_drift, feature_drift
 from .entities import MonitorReport
 from .runtime.analysis import percentile
-from .runtime.predlog import iter_records
+from .runtime.predlog import LogTail
 
 if TYPE_CHECKING:
     from .service import ServingService
 
-__all__ = ["monitor"]
+__all__ = ["Monitor", "monitor"]
 
 _ALERTS = ("serving.alert", "serving.alert_cleared", "serving.variant_down")
+
+
+class Monitor:
+    """The monitoring state of deployment ``name``: its place in the log, recent records, the reference."""
+
+    def __init__(self, svc: ServingService, name: str, *, last: int = 1000) -> None:
+        self.svc = svc
+        self.name = name
+        self.last = max(1, int(last))
+        self._tail = LogTail(svc.log_dirs(name))
+        self._predictions: deque[dict[str, Any]] = deque(maxlen=self.last)
+        self._labels: OrderedDict[str, Any] = OrderedDict()
+        self._reference: tuple[tuple[str, ...], str | None, dict[str, list[Any]]] | None = None
+
+    def _read(self) -> None:
+        for rec in self._tail.read():
+            kind = rec.get("kind")
+            if kind in ("prediction", "failure"):
+                self._predictions.append(rec)
+            elif kind == "feedback":
+                self._labels[str(rec.get("request_id"))] = rec.get("label")
+                if len(self._labels) > 20 * self.last:
+                    self._labels.popitem(last=False)
+
+    def reference(self, refs: list[str], columns: list[str]) -> tuple[str | None, dict[str, list[Any]]]:
+        """The training data version the drift is measured against, and its columns (loaded once)."""
+        key = (*refs, "|", *columns)
+        if self._reference is None or self._reference[0] != key:
+            spec, frame = _reference(self.svc, refs, columns)
+            values: dict[str, list[Any]] = {}
+            if frame is not None:
+                for col in columns:
+                    values[col] = [v.item() if hasattr(v, "item") else v for v in frame[col].dropna().tolist()]
+            self._reference = (key, spec, values)
+        return self._reference[1], self._reference[2]
+
+    def prime(self) -> None:
+        """Do the costly part of the first report now: import scipy, load the training data.
+
+        A monitoring job started next to a gateway primes itself while the gateway starts, so
+        its first report, a minute later, costs what every later one does.
+        """
+        import scipy.spatial.distance
+        import scipy.stats  # noqa: F401
+
+        state = self.svc.control(self.name).load()
+        refs = [v["model"] for v in state["spec"]["variants"]]
+        signature = self.svc.ws.models.get(refs[0]).signature if refs else None
+        inputs = (signature or {}).get("inputs") or []
+        if isinstance(inputs, str):
+            import json
+
+            inputs = json.loads(inputs)
+        columns = [str(c["name"]) for c in inputs if isinstance(c, dict) and "name" in c]
+        if columns:
+            self.reference(refs, columns)
+
+    def report(self, *, record_alerts: bool = False) -> MonitorReport:
+        """The report over the last ``last`` predictions, after reading what was logged since the last one."""
+        self._read()
+        return _report(self, record_alerts=record_alerts)
 
 
 def _reference(svc: ServingService, refs: list[str], columns: list[str]) -> tuple[str | None, Any]:
@@ -40,17 +108,14 @@ def _reference(svc: ServingService, refs: list[str], columns: list[str]) -> tupl
 
 
 def monitor(svc: ServingService, name: str, *, last: int = 1000, record_alerts: bool = False) -> MonitorReport:
-    """Build the report of deployment ``name`` over its last ``last`` predictions."""
-    control = svc.control(name)
-    state = control.load()
-    predictions: deque[dict[str, Any]] = deque(maxlen=max(1, int(last)))
-    labels: dict[str, Any] = {}
-    for rec in iter_records(svc.log_dirs(name)):
-        kind = rec.get("kind")
-        if kind in ("prediction", "failure"):
-            predictions.append(rec)
-        elif kind == "feedback":
-            labels[str(rec.get("request_id"))] = rec.get("label")
+    """Build the report of deployment ``name`` over its last ``last`` predictions (one reading of the log)."""
+    return Monitor(svc, name, last=last).report(record_alerts=record_alerts)
+
+
+def _report(mon: Monitor, *, record_alerts: bool) -> MonitorReport:
+    svc, name, last = mon.svc, mon.name, mon.last
+    state = svc.control(name).load()
+    predictions, labels = mon._predictions, mon._labels
     answered = [r for r in predictions if r.get("kind") == "prediction"]
     ok = [r for r in answered if r.get("status") == 200]
     failures = [r for r in predictions if r.get("kind") == "failure"]
@@ -87,7 +152,7 @@ def monitor(svc: ServingService, name: str, *, last: int = 1000, record_alerts: 
                 "accuracy": correct / len(labelled) if labelled else None,
             }
         )
-    drift, reference_spec, overall = _drift(svc, state, ok)
+    drift, reference_spec, overall = _drift(mon, state, ok)
     if record_alerts and overall is not None:
         _record_drift_alert(svc, name, overall, drift, reference_spec)
     alerts = tuple(
@@ -113,17 +178,15 @@ def monitor(svc: ServingService, name: str, *, last: int = 1000, record_alerts: 
     )
 
 
-def _drift(
-    svc: ServingService, state: dict[str, Any], ok: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], str | None, bool | None]:
+def _drift(mon: Monitor, state: dict[str, Any], ok: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None, bool | None]:
     rows = [row for r in ok for row in (r.get("inputs") or [])]
     if not rows:
         return [], None, None
     masked = {c for r in ok for c in (r.get("masked") or [])}
     columns = list(rows[0])
     refs = [v["model"] for v in state["spec"]["variants"]]
-    spec, frame = _reference(svc, refs, columns)
-    if frame is None:
+    spec, reference = mon.reference(refs, columns)
+    if spec is None:
         return [], None, None
     results = []
     for col in columns:
@@ -140,8 +203,7 @@ def _drift(
                 }
             )
             continue
-        reference = [v.item() if hasattr(v, "item") else v for v in frame[col].dropna().tolist()]
-        results.append(feature_drift(col, reference, [r.get(col) for r in rows]))
+        results.append(feature_drift(col, reference.get(col, []), [r.get(col) for r in rows]))
     return results, spec, dataset_drift(results)
 
 

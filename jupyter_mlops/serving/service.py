@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,7 +100,7 @@ class ServingService:
 
         def pin(v: Variant) -> Variant:
             ref = resolved[v.model]
-            return Variant(model=ref, weight=v.weight, role=v.role, bundle=bundle_dir(ref))
+            return Variant(model=ref, weight=v.weight, role=v.role, bundle=bundle_dir(ref), alias=_alias_of(v.model, ref))
 
         sensitive = set(spec.sensitive)
         for mv in versions.values():
@@ -180,20 +180,16 @@ class ServingService:
         return spec
 
     def gateway(self, name: str, *, admin_token: str | None = None, invoke_token: str | None = None) -> Any:
-        """A :class:`~.runtime.app.Gateway` over the recorded deployment ``name`` (drift checked every minute)."""
+        """A :class:`~.runtime.app.Gateway` over the recorded deployment ``name``.
+
+        It computes no drift: :meth:`watch` does, in a process of its own.
+        """
         from .runtime import read_or_create_token
         from .runtime.app import Gateway
 
         home = self.home(name)
         token = admin_token or read_or_create_token(home / "admin-token")
-        control = self.control(name)
-
-        def drift() -> None:
-            self.monitor(name, record_alerts=True)
-
-        return Gateway(
-            root=home, control=control, log_dir=home / "log", admin_token=token, invoke_token=invoke_token, drift_check=drift
-        )
+        return Gateway(root=home, control=self.control(name), log_dir=home / "log", admin_token=token, invoke_token=invoke_token)
 
     def serve(
         self,
@@ -247,7 +243,8 @@ class ServingService:
         def change(s: State) -> State:
             stable = [v for v in s["spec"]["variants"] if v.get("role") != "canary"]
             _share(stable, 100 - canary)
-            s["spec"]["variants"] = [*stable, {"model": mv.ref, "weight": canary, "role": "canary", "bundle": bundle_dir(mv.ref)}]
+            variant = Variant(mv.ref, canary, "canary", bundle_dir(mv.ref), _alias_of(spec, mv.ref)).to_dict()
+            s["spec"]["variants"] = [*stable, variant]
             s["spec"]["sensitive"] = sorted(set(s["spec"].get("sensitive") or []) | set(self.sensitive_columns(mv)))
             s["canary"] = {"failures": 0, "windows": 0}
             return s
@@ -293,6 +290,43 @@ class ServingService:
 
         return monitor(self, name, last=last, record_alerts=record_alerts)
 
+    def watch(
+        self,
+        name: str,
+        *,
+        every: float = 60.0,
+        last: int = 1000,
+        wait_first: bool = False,
+        stop: Callable[[], bool] | None = None,
+    ) -> Iterator[MonitorReport]:
+        """A monitoring report of deployment ``name`` every ``every`` seconds, drift alerts recorded.
+
+        This is the monitoring job (``jupyter-mlops monitor NAME --watch 60s``; ``jupyter-mlops
+        serve`` runs one next to its gateway). It reads only what was logged since its last
+        report and loads the training data once, so a report costs the same after a day as after
+        a minute. It ends when ``stop()`` returns true (checked every second).
+        """
+        import time
+
+        from .monitor import Monitor
+
+        if isinstance(every, bool) or not isinstance(every, (int, float)) or not 0.1 <= every <= 86_400:
+            raise InvalidInput(f"the watch interval must be from 0.1 s to 24 h, got {every!r}", value=every, field="every")
+        self.control(name).load()  # NotFound now, not after the first interval
+        mon = Monitor(self, name, last=last)
+        due = time.monotonic() + (every if wait_first else 0.0)
+        if wait_first:
+            mon.prime()
+        while True:
+            while (left := due - time.monotonic()) > 0:
+                if stop is not None and stop():
+                    return
+                time.sleep(min(1.0, left))
+            if stop is not None and stop():
+                return
+            yield mon.report(record_alerts=True)
+            due = max(due + every, time.monotonic())
+
     def package(
         self,
         models: Sequence[str] = (),
@@ -306,6 +340,12 @@ class ServingService:
         from .package import package
 
         return package(self, models, out=Path(out), config=config, canary=canary, tar=tar)
+
+
+def _alias_of(spec: str, ref: str) -> str | None:
+    """``champion`` for ``arrests-clf@champion``; ``None`` for a version number or no ``@``."""
+    _, at, tail = spec.partition("@")
+    return tail if at and spec != ref and not tail.isdigit() else None
 
 
 def _equal_weights(n: int) -> list[int]:

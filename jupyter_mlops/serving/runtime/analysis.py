@@ -13,6 +13,7 @@ window passes at ``max_weight``. Each decision carries the numbers it was made o
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -69,7 +70,7 @@ class Windows:
     def __init__(self, *, remember: int = 200_000) -> None:
         self._lock = threading.Lock()
         self._open: dict[str, WindowStats] = {}
-        self._pending: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        self._pending: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._remember = remember
 
     def observe(self, ref: str, latency_ms: float, ok: bool) -> None:
@@ -82,8 +83,11 @@ class Windows:
                 w.errors += 1
 
     def remember(self, request_id: str, ref: str, prediction: Any) -> None:
+        # kept as text: a tuple of strings is not tracked by the garbage collector, so 200,000
+        # remembered predictions add nothing to a full collection's walk
+        text = json.dumps(prediction, separators=(",", ":"), default=str)
         with self._lock:
-            self._pending[request_id] = (ref, prediction)
+            self._pending[request_id] = (ref, text)
             if len(self._pending) > self._remember:
                 self._pending.popitem(last=False)
 
@@ -93,8 +97,8 @@ class Windows:
             found = self._pending.pop(request_id, None)
             if found is None:
                 return None
-            ref, prediction = found
-            correct = _same(prediction, label)
+            ref, text = found
+            correct = _same(json.loads(text), label)
             w = self._open.setdefault(ref, WindowStats())
             w.labels += 1
             w.correct += int(correct)

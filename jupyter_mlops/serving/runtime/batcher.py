@@ -1,11 +1,11 @@
 """Adaptive batching: requests that arrive while the model is busy share its next call.
 
 A scikit-learn pipeline costs about the same for one row as for thirty (the time goes into
-pandas and the column transformer, not the arithmetic), so on one core the gateway would top out
-at one request per model call. The batcher adds no waiting: the first request schedules a model
-call on the event loop's next turn, every request that is validated before that turn joins it,
-and requests that arrive during the call form the next batch. A batch that fails is retried row
-group by row group, so one request with a bad value cannot fail the others.
+pandas and the column transformer, not the arithmetic: 4 ms here for either), so on one core the
+gateway would top out at one request per model call. The batcher adds no waiting: the first
+request schedules a model call on the event loop's next turn, every request that is validated
+before that turn joins it, and requests that arrive during the call form the next batch. A batch
+that fails is retried request by request, so one request with a bad value cannot fail the others.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class Batcher:
         self._scheduled = False
         self.calls = 0
         self.rows = 0
+        self.requests = 0
 
     def submit(self, columns: dict[str, list[Any]], n_rows: int) -> asyncio.Future[list[Any]]:
         """A future for the predictions of ``n_rows`` validated rows."""
@@ -51,6 +52,7 @@ class Batcher:
             asyncio.get_running_loop().call_soon(self._drain)
         else:
             self._scheduled = False
+        self.requests += len(batch)
         self._run(batch)
 
     def _run(self, batch: list[tuple[dict[str, list[Any]], int, asyncio.Future[list[Any]]]]) -> None:

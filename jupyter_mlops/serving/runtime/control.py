@@ -20,7 +20,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,6 +59,12 @@ class Control(Protocol):
 
     def poll(self, revision: int) -> State | None:
         """The state if its revision is newer than ``revision``, else ``None``."""
+
+    def promoted(self, ref: str, aliases: Sequence[str]) -> dict[str, Any]:
+        """A canary ``ref`` was promoted: point the registry ``aliases`` of the variants it replaced at it.
+
+        Returns ``{"moved": [alias, ...], "not_moved": [{"alias": ..., "error": ...}, ...]}``.
+        """
 
 
 def _now() -> str:
@@ -144,6 +150,11 @@ class FileControl:
     def poll(self, revision: int) -> State | None:
         with self._lock:
             return copy.deepcopy(self._state) if int(self._state.get("revision", 0)) > revision else None
+
+    def promoted(self, ref: str, aliases: Sequence[str]) -> dict[str, Any]:
+        """A packaged gateway has no registry: the aliases stay where they are (and the result says so)."""
+        why = "a packaged gateway has no registry; move the alias from the workspace (jupyter-mlops model promote)"
+        return {"moved": [], "not_moved": [{"alias": a, "error": why} for a in aliases]}
 
     def events(self) -> list[dict[str, Any]]:
         """Every event recorded in the state folder, oldest first."""

@@ -25,7 +25,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MASK", "PredictionLog", "find_request", "input_sha256", "iter_records", "mask_rows", "new_request_id"]
+__all__ = [
+    "MASK",
+    "LogTail",
+    "PredictionLog",
+    "find_request",
+    "input_sha256",
+    "iter_records",
+    "mask_rows",
+    "new_request_id",
+]
 
 MASK = "***"
 _FILE_PREFIX = "predictions-"
@@ -148,6 +157,41 @@ def iter_records(folders: Sequence[Path], *, since_ms: int | None = None) -> Ite
                         continue  # a line cut short by a crash
                     if since_ms is None or int(rec.get("ts_ms", 0)) >= since_ms:
                         yield rec
+
+
+class LogTail:
+    """What was appended to the logs under ``folders`` since the last :meth:`read`.
+
+    A monitoring job reads each line once, however long the deployment runs; a line still being
+    written (no newline yet) is read when it is complete. Files are read in name order, which is
+    the order they were started in.
+    """
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self.folders = [Path(f) for f in folders]
+        self._offsets: dict[Path, int] = {}
+
+    def read(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for folder in self.folders:
+            for path in _files(folder):
+                start = self._offsets.get(path, 0)
+                try:
+                    with open(path, "rb") as fh:
+                        fh.seek(start)
+                        data = fh.read()
+                except FileNotFoundError:
+                    continue
+                end = data.rfind(b"\n") + 1
+                if not end:
+                    continue
+                self._offsets[path] = start + end
+                for line in data[:end].splitlines():
+                    with contextlib.suppress(ValueError):
+                        rec = json.loads(line)
+                        if isinstance(rec, dict):
+                            out.append(rec)
+        return out
 
 
 def find_request(folders: Sequence[Path], request_id: str) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ __all__ = ["Analysis", "DeploymentSpec", "Variant", "parse_duration", "parse_spe
 
 ROLES = ("stable", "canary")
 _TOP = ("name", "variants", "shadow", "sticky", "analysis", "log_inputs", "sensitive")
-_VARIANT = ("model", "weight", "role", "bundle")
+_VARIANT = ("model", "weight", "role", "bundle", "alias")
 _ANALYSIS = (
     "interval",
     "max_error_rate",
@@ -46,6 +46,7 @@ _ANALYSIS = (
 )
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}(@[A-Za-z0-9_.\-]{1,128})?$")
+_ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}$")
 _HEADER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,63}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 
@@ -58,11 +59,14 @@ class Variant:
     weight: int = 100
     role: str = "stable"
     bundle: str | None = None
+    alias: str | None = None  # the registry alias it was named by (arrests-clf@champion), once pinned
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.model, "weight": self.weight, "role": self.role}
         if self.bundle is not None:
             out["bundle"] = self.bundle
+        if self.alias is not None:
+            out["alias"] = self.alias
         return out
 
 
@@ -169,7 +173,13 @@ def _variant(raw: object, where: str, problems: list[str], *, shadow: bool = Fal
     if bundle is not None and (not isinstance(bundle, str) or bundle.startswith("/") or ".." in bundle.split("/")):
         problems.append(f"{where}.bundle: expected a relative folder inside the deployment")
         bundle = None
-    return Variant(model=model, weight=0 if shadow else weight, role="shadow" if shadow else str(role), bundle=bundle)
+    alias = raw.get("alias")
+    if alias is not None and (not isinstance(alias, str) or not _ALIAS_RE.match(alias)):
+        problems.append(f"{where}.alias: expected a registry alias such as champion")
+        alias = None
+    return Variant(
+        model=model, weight=0 if shadow else weight, role="shadow" if shadow else str(role), bundle=bundle, alias=alias
+    )
 
 
 def _analysis(raw: object, problems: list[str]) -> Analysis:
