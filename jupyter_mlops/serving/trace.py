@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from ..errors import InvalidInput, MlopsError, NotFound
+from ..tracking.queries import get_run_record
 from .entities import Trace
 from .runtime.predlog import find_request
 
@@ -25,14 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["trace"]
 
 _RID = re.compile(r"^[0-9A-Za-z\-]{8,64}$")
-
-
-def _run_record(svc: ServingService, run_id: str) -> dict[str, Any] | None:
-    from ..tracking.schema import runs
-
-    with svc.ws.db.read() as conn:
-        row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
-    return None if row is None else dict(row._mapping)
 
 
 def trace(svc: ServingService, request_id: str) -> Trace:
@@ -111,24 +102,24 @@ def trace(svc: ServingService, request_id: str) -> Trace:
             "changes": [{k: c[k] for k in ("revision", "action", "actor", "ts", "audit_seq")} for c in changes[-5:]],
         }
     )
-    run = _run_record(svc, mv.run_id)
+    run = get_run_record(ws.db, mv.run_id) if mv.run_id else None
     steps.append(
         {
             "step": "run",
             "run_id": mv.run_id,
-            "name": run.get("name") if run else "unknown",
-            "actor": run.get("actor") if run else "unknown",
-            "status": run.get("status") if run else "unknown",
-            "started": run.get("started") if run else None,
-            "parent_run_id": run.get("parent_run_id") if run else None,
+            "name": run.name if run else "unknown",
+            "actor": run.actor if run else "unknown",
+            "status": run.status if run else "unknown",
+            "started": run.started if run else None,
+            "parent_run_id": run.parent_run_id if run else None,
         }
     )
     steps.append(
         {
             "step": "cell",
-            "notebook": (run or {}).get("notebook") or "unknown",
-            "cell_id": (run or {}).get("cell_id") or "unknown",
-            "source_sha256": (run or {}).get("source_sha256") or mv.code_sha256 or "unknown",
+            "notebook": (run.notebook if run else None) or "unknown",
+            "cell_id": (run.cell_id if run else None) or "unknown",
+            "source_sha256": (run.source_sha256 if run else None) or mv.code_sha256 or "unknown",
         }
     )
     data = []
