@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +181,20 @@ def test_drift_tests_follow_the_reference_size() -> None:
     assert js["method"] == "jensen_shannon" and js["drift"] is True
     assert dataset_drift([{"drift": True}, {"drift": False}]) is True
     assert dataset_drift([{"drift": True}, {"drift": False}, {"drift": False}]) is False
+
+
+def test_the_log_tail_reads_each_line_once_and_waits_for_a_line_to_end(tmp_path: Path) -> None:
+    from jupyter_mlops.serving.runtime.predlog import LogTail
+
+    folder = tmp_path / "log"
+    folder.mkdir()
+    first = folder / "predictions-20260101T000000Z-1-aaaa.jsonl"
+    first.write_text('{"kind": "prediction", "n": 1}\n{"kind": "prediction", "n": 2}\n{"kind": "predic')
+    tail = LogTail([folder])
+    assert [r["n"] for r in tail.read()] == [1, 2]
+    assert tail.read() == []
+    with open(first, "a") as fh:
+        fh.write('tion", "n": 3}\nnot json\n')
+    (folder / "predictions-20260101T000100Z-1-bbbb.jsonl").write_text('{"kind": "feedback", "n": 4}\n')
+    assert [r["n"] for r in tail.read()] == [3, 4]  # the cut line completed; a garbled one skipped
+    assert tail.read() == []

@@ -201,7 +201,11 @@ class ServingService:
         port: int = 8080,
         invoke_token: str | None = None,
     ) -> None:
-        """Prepare the deployment and run its gateway on ``host:port`` until interrupted."""
+        """Prepare the deployment and run its gateway on ``host:port`` until interrupted.
+
+        The gateway computes no drift; ``jupyter-mlops serve`` starts :meth:`watch` next to it in
+        a process of its own (run ``jupyter-mlops monitor NAME --watch 60s`` beside this call).
+        """
         spec = self.prepare(models, config=config, name=name)
         self.run_gateway(spec.name, host=host, port=port, invoke_token=invoke_token)
 

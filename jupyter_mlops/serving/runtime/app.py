@@ -65,6 +65,10 @@ class Gateway:
         self.admin_token = admin_token
         self.invoke_token = invoke_token
         self.poll_seconds = poll_seconds
+        self._clients: dict[Any, float] = {}  # client connection -> when it last sent a request
+        self._traffic = (1, 0.0)
+        self._counted = time.monotonic()
+        self._requests = 0
         self.models: dict[str, ServedModel] = {}
         self.batchers: dict[str, Batcher] = {}
         self.windows = an.Windows()
@@ -95,12 +99,28 @@ class Gateway:
         disabled = set(state.get("disabled") or [])
         routes = [Route(models[v.model], v.weight, v.role, disabled=v.model in disabled) for v in spec.variants]
         self.router = Router(routes, [models[v.model] for v in spec.shadow])
-        self.batchers = {ref: self.batchers.get(ref) or Batcher(m) for ref, m in models.items()}
+        self.batchers = {ref: self.batchers.get(ref) or self._batcher(m) for ref, m in models.items()}
         loaded = set(models) - set(self.models)
         self.models, self.spec, self.state = models, spec, state
         self.metrics.set_weights([(v.role, v.model, v.weight) for v in spec.variants])
         if loaded:
             _freeze_heap()
+
+    def _batcher(self, model: ServedModel) -> Batcher:
+        return Batcher(model, traffic=self.traffic)
+
+    def _seen(self, client: Any) -> None:
+        self._clients[tuple(client) if client else None] = time.monotonic()
+        self._requests += 1
+
+    def traffic(self) -> tuple[int, float]:
+        """Client connections active in the last second, and requests per second (recounted every 100 ms)."""
+        now = time.monotonic()
+        if now - self._counted > 0.1:
+            self._clients = {c: t for c, t in self._clients.items() if now - t < 1.0}
+            self._traffic = (max(1, len(self._clients)), self._requests / (now - self._counted))
+            self._requests, self._counted = 0, now
+        return self._traffic
 
     @property
     def stopped(self) -> bool:
@@ -114,7 +134,7 @@ class Gateway:
     # -- scoring -----------------------------------------------------------------------------
     async def _score(self, route: Route, names: list[str], rows: list[list[Any]], from_csv: bool) -> tuple[list[Any], Any]:
         columns, records = validate_rows(names, rows, route.model.columns, from_csv=from_csv)
-        batcher = self.batchers.get(route.ref) or Batcher(route.model)
+        batcher = self.batchers.get(route.ref) or self._batcher(route.model)
         out = await batcher.submit(columns, len(rows))
         tolist = getattr(out, "tolist", None)
         return list(tolist() if callable(tolist) else out), records
@@ -137,6 +157,7 @@ class Gateway:
                 {**headers, "Retry-After": "30"},
                 hint=f"an operator turns them on again with `jupyter-mlops serve resume {self.spec.name}`",
             )
+        self._seen(request.scope.get("client"))
         router = self.router
         sticky = request.headers.get(self.spec.sticky_header) if self.spec.sticky_header else None
         route = router.choose(sticky)
