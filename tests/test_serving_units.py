@@ -198,3 +198,35 @@ def test_the_log_tail_reads_each_line_once_and_waits_for_a_line_to_end(tmp_path:
     (folder / "predictions-20260101T000100Z-1-bbbb.jsonl").write_text('{"kind": "feedback", "n": 4}\n')
     assert [r["n"] for r in tail.read()] == [3, 4]  # the cut line completed; a garbled one skipped
     assert tail.read() == []
+
+
+def test_a_model_call_waits_for_company_only_while_company_can_come() -> None:
+    import asyncio
+
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlops.serving.runtime.batcher import Batcher
+    from jupyter_mlops.serving.runtime.bundle import ServedModel
+
+    model = ServedModel("m@1", LogisticRegression().fit([[0.0], [1.0]], [0, 1]), (("x", "double"),), (), {})
+
+    async def scenario(traffic: tuple[int, float], n: int) -> tuple[int, int, float]:
+        b = Batcher(model, traffic=lambda: traffic, max_wait_ms=50)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        futures = [b.submit({"x": [float(i % 2)]}, 1) for i in range(n)]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        done_early = sum(f.done() for f in futures)
+        results = await asyncio.gather(*futures)
+        assert [r[0] for r in results] == [i % 2 for i in range(n)]
+        return done_early, b.calls, loop.time() - t0
+
+    lone = asyncio.run(scenario((1, 500.0), 1))
+    assert lone[:2] == (1, 1)  # one client: no waiting
+    everyone = asyncio.run(scenario((3, 500.0), 3))
+    assert everyone[:2] == (3, 1)  # all three active clients are in: one call, at once
+    waiting = asyncio.run(scenario((8, 500.0), 3))
+    assert waiting[0] == 0 and waiting[1] == 1 and waiting[2] >= 0.045  # five more could come: it waits
+    seldom = asyncio.run(scenario((8, 2.0), 1))
+    assert seldom[:2] == (1, 1)  # 2 requests/s: company is unlikely within 50 ms
