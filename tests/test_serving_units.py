@@ -230,3 +230,35 @@ def test_a_model_call_waits_for_company_only_while_company_can_come() -> None:
     assert waiting[0] == 0 and waiting[1] == 1 and waiting[2] >= 0.045  # five more could come: it waits
     seldom = asyncio.run(scenario((8, 2.0), 1))
     assert seldom[:2] == (1, 1)  # 2 requests/s: company is unlikely within 50 ms
+
+
+def test_a_hostile_config_or_address_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    import socket
+
+    from jupyter_mlops.errors import Conflict
+    from jupyter_mlops.serving.runtime import check_address
+    from jupyter_mlops.serving.runtime.spec import load_spec
+
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$SECRETHASH:20228:0:99999:7:::\nname: x\n")
+    with pytest.raises(InvalidInput) as err:
+        load_spec(secret)
+    assert "SECRETHASH" not in str(err.value) and "a key that is not a name" in str(err.value)
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(InvalidInput, match="is not a deployment") as err:
+        load_spec(passwd)
+    assert "/root" not in str(err.value)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [SECRET-VALUE\n")
+    with pytest.raises(InvalidInput, match=r"not valid YAML at line \d+, column \d+") as err:
+        load_spec(broken)
+    assert "SECRET-VALUE" not in str(err.value)
+    for port in (0, 99999, "8080", True):
+        with pytest.raises(InvalidInput, match="--port must be a whole number"):
+            check_address("127.0.0.1", port)  # type: ignore[arg-type]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(Conflict, match="is in use"):
+            check_address("127.0.0.1", taken.getsockname()[1])

@@ -125,7 +125,10 @@ def _serve(ctx: Context, args: argparse.Namespace) -> Result:
             raise CommandUsageError(f"serve {verb} NAME MODEL@VERSION")
         state = svc.admin(name, verb, {"model": rest[1]})
         return Result(state, f"{rest[1]} {verb}d in {name} (revision {state['revision']})")
+    from ..serving.runtime import check_address
+
     every = None if args.no_monitor else _duration(args.monitor_every, "--monitor-every")
+    check_address(args.host, args.port)  # before anything is recorded
     spec = svc.prepare(args.args, config=args.config, name=args.name)
     home = svc.home(spec.name)
     sys.stderr.write(

@@ -206,14 +206,18 @@ class ServingService:
         The gateway computes no drift; ``jupyter-mlops serve`` starts :meth:`watch` next to it in
         a process of its own (run ``jupyter-mlops monitor NAME --watch 60s`` beside this call).
         """
+        from .runtime import check_address
+
+        check_address(host, port)
         spec = self.prepare(models, config=config, name=name)
         self.run_gateway(spec.name, host=host, port=port, invoke_token=invoke_token)
 
     def run_gateway(self, name: str, *, host: str = "127.0.0.1", port: int = 8080, invoke_token: str | None = None) -> None:
         """Run the gateway of the recorded deployment ``name`` until SIGINT/SIGTERM (start and end are audited)."""
-        from .runtime import run
+        from .runtime import check_address, run
         from .runtime.app import create_app
 
+        check_address(host, port)
         gateway = self.gateway(name, invoke_token=invoke_token)
         gateway.control.event("serving.start", {"host": host, "port": port, "models": list(gateway.spec.models)})
         try:

@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RUNTIME_MODULES", "read_or_create_token", "run"]
+__all__ = ["RUNTIME_MODULES", "check_address", "read_or_create_token", "run"]
 
 #: What a build context holds of jupyter_mlops: enough to start ``python -m jupyter_mlops.serving.runtime``.
 RUNTIME_MODULES = (
@@ -54,6 +54,47 @@ def read_or_create_token(path: Path) -> str:
         fh.write(token + "\n")
     os.replace(tmp, path)
     return token
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse, before anything is recorded, an address the gateway could not listen on.
+
+    Raises
+    ------
+    InvalidInput
+        ``port`` is not a whole number from 1 to 65535, or ``host`` is not an address of this machine.
+    Conflict
+        Something listens on ``host:port`` already.
+    """
+    import errno
+    import socket
+
+    from ...errors import Conflict, InvalidInput
+
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InvalidInput(f"--port must be a whole number from 1 to 65535, got {port!r}", value=port, field="port")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise InvalidInput(
+            f"--host {str(host)[:80]!r} is not an address of this machine",
+            value=str(host)[:80],
+            hint="e.g. 127.0.0.1",
+            field="host",
+        ) from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise Conflict(
+                    f"port {port} on {host} is in use", value=port, hint="stop what listens there, or choose another --port"
+                ) from exc
+            raise InvalidInput(
+                f"cannot listen on {host}:{port}: {exc.strerror}", value=f"{host}:{port}", hint="choose another --host or --port"
+            ) from exc
 
 
 def run(app: Any, host: str, port: int) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import read_or_create_token, run
+    from . import check_address, read_or_create_token, run
     from .app import Gateway, create_app
     from .control import FileControl
     from .spec import load_spec
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", default="log", help="the prediction log")
     parser.add_argument("--token-file", default=None, help="admin bearer token (default: STATE_DIR/admin-token)")
     args = parser.parse_args(argv)
+    check_address(args.host, args.port)
     config = Path(args.config)
     spec = load_spec(config)
     state_dir = Path(args.state_dir)

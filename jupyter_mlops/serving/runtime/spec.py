@@ -46,6 +46,7 @@ _ANALYSIS = (
 )
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}(@[A-Za-z0-9_.\-]{1,128})?$")
+_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 _ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}$")
 _HEADER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,63}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -145,10 +146,16 @@ def parse_duration(value: object, field: str = "interval") -> float:
 
 
 def _unknown(keys: Any, allowed: tuple[str, ...], where: str, problems: list[str]) -> None:
-    for key in keys:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            problems.append(f"{where}: unknown key {str(key)[:40]!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    """Name each unknown key that looks like a key; never echo other text (it may be a secret file)."""
+    unknown = [k for k in keys if k not in allowed]
+    for key in unknown[:5]:
+        if isinstance(key, str) and _KEY_RE.match(key):
+            close = difflib.get_close_matches(key, allowed, n=1)
+            problems.append(f"{where}: unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        else:
+            problems.append(f"{where}: a key that is not a name ({type(key).__name__}, not shown)")
+    if len(unknown) > 5:
+        problems.append(f"{where}: {len(unknown) - 5} more unknown keys")
 
 
 def _variant(raw: object, where: str, problems: list[str], *, shadow: bool = False) -> Variant | None:
@@ -221,8 +228,13 @@ def _analysis(raw: object, problems: list[str]) -> Analysis:
 def parse_spec(raw: object, *, source: str = "deployment.yaml") -> DeploymentSpec:
     """Validate a deployment mapping; every problem is reported in one :class:`InvalidInput`."""
     problems: list[str] = []
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{source} must be a mapping with 'name' and 'variants'", value=type(raw).__name__)
+    if not isinstance(raw, dict) or not ({"name", "variants"} & set(raw)):
+        raise InvalidInput(
+            f"{source} is not a deployment: it needs a mapping with 'name' and 'variants'",
+            value=source,
+            hint="see the deployment.yaml example in the README's Serving section",
+            field="config",
+        )
     _unknown(raw, _TOP, "top level", problems)
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
@@ -306,5 +318,8 @@ def load_spec(path: str | Path) -> DeploymentSpec:
     except OSError as exc:
         raise InvalidInput(f"cannot read {p.name}: {exc.strerror}", value=p.name, hint="check the path", field="config") from exc
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{p.name} is not valid YAML: {str(exc)[:200]}", value=p.name, field="config") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = str(getattr(exc, "problem", None) or "a syntax error")[:80]
+        raise InvalidInput(f"{p.name} is not valid YAML{where}: {problem}", value=p.name, field="config") from exc
     return parse_spec(raw, source=p.name)
