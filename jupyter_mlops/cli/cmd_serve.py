@@ -211,14 +211,21 @@ def _monitor(ctx: Context, args: argparse.Namespace) -> Result:
     def parent_gone() -> bool:
         return parent is not None and (os.getppid() != parent or not _alive(parent))
 
+    def stamp() -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    def failed(err: Exception) -> None:
+        sys.stdout.write(f"{stamp()} {args.name}: this report failed, the next one is due as usual: {err}\n")
+        sys.stdout.flush()
+
     count = 0
-    for report in svc.watch(args.name, every=every, last=args.last, wait_first=parent is not None, stop=parent_gone):
+    watching = svc.watch(args.name, every=every, last=args.last, wait_first=parent is not None, stop=parent_gone, on_error=failed)
+    for report in watching:
         count += 1
         t = report.totals
         drift = "unknown" if report.dataset_drift is None else ("DRIFT" if report.dataset_drift else "no drift")
         sys.stdout.write(
-            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {args.name}: {t['requests']} requests, "
-            f"{t['errors']} errors, p99 {t['p99_ms']} ms, data set {drift}\n"
+            f"{stamp()} {args.name}: {t['requests']} requests, {t['errors']} errors, p99 {t['p99_ms']} ms, data set {drift}\n"
         )
         sys.stdout.flush()
     return Result({"deployment": args.name, "reports": count}, f"monitoring of {args.name} ended after {count} reports")

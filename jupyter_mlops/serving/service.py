@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.paths import validate_file, validate_name
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, MlopsError
 from .control import WorkspaceControl
 from .gate import require_servable
 from .runtime.bundle import BUNDLE_FORMAT, bundle_dir, file_sha256
@@ -306,13 +306,16 @@ class ServingService:
         last: int = 1000,
         wait_first: bool = False,
         stop: Callable[[], bool] | None = None,
+        on_error: Callable[[MlopsError], None] | None = None,
     ) -> Iterator[MonitorReport]:
         """A monitoring report of deployment ``name`` every ``every`` seconds, drift alerts recorded.
 
         This is the monitoring job (``jupyter-mlops monitor NAME --watch 60s``; ``jupyter-mlops
         serve`` runs one next to its gateway). It reads only what was logged since its last
         report and loads the training data once, so a report costs the same after a day as after
-        a minute. It ends when ``stop()`` returns true (checked every second).
+        a minute. It ends when ``stop()`` returns true (checked every second). A report that
+        fails (a locked database, say) goes to ``on_error`` and the job carries on; without
+        ``on_error`` it raises.
         """
         import time
 
@@ -332,8 +335,15 @@ class ServingService:
                 time.sleep(min(1.0, left))
             if stop is not None and stop():
                 return
-            yield mon.report(record_alerts=True)
             due = max(due + every, time.monotonic())
+            try:
+                report = mon.report(record_alerts=True)
+            except MlopsError as err:
+                if on_error is None:
+                    raise
+                on_error(err)
+                continue
+            yield report
 
     def package(
         self,
