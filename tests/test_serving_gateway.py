@@ -351,6 +351,7 @@ def test_drift_is_watched_in_its_own_process_and_a_killed_gateway_restarts_clean
             c.post(
                 "/admin/stop", json={"reason": "drift drill"}, headers={"Authorization": f"Bearer {_token(project, 'drifty')}"}
             )
+        assert jupyter_mlops(root, "deploy", "arrests-clf@2", "--canary", "20", "--name", "drifty").returncode == 0
 
         def alert() -> Any:
             return next(
@@ -366,9 +367,12 @@ def test_drift_is_watched_in_its_own_process_and_a_killed_gateway_restarts_clean
         _wait("the orphaned monitoring job to end", lambda: not Path(f"/proc/{job[0]}").exists() or _zombie(job[0]), 10)
     finally:
         gw.kill()
-    state = ServingService(ws).control("drifty").load()
-    assert state["stopped"] is True and state["stop"]["reason"] == "drift drill"
-    with _serve(project, "arrests-clf@1", "--name", "drifty", "--no-monitor") as again, httpx.Client(base_url=again.url) as c:
+    before = ServingService(ws).control("drifty").load()
+    assert before["stopped"] is True and before["stop"]["reason"] == "drift drill"
+    assert [v["weight"] for v in before["spec"]["variants"]] == [80, 20]
+    # `serve --name` restarts the recorded deployment as it is: stopped, with its canary at 20%
+    with _serve(project, "--name", "drifty", "--no-monitor") as again, httpx.Client(base_url=again.url) as c:
+        assert ServingService(ws).control("drifty").load() == before
         assert c.post("/invocations", json={"dataframe_records": rows[:1]}).status_code == 503  # still stopped
         assert _children(again.proc.pid) == []  # type: ignore[union-attr]
         auth = {"Authorization": f"Bearer {_token(project, 'drifty')}"}

@@ -43,7 +43,8 @@ def register(subs: Any) -> None:
     p = subs.add_parser(
         "serve",
         help="serve approved model versions through a gateway; serve stop|resume|status|weights NAME",
-        description="serve SPEC [SPEC ...] starts a gateway; serve stop NAME (the stop switch), resume NAME, status NAME, "
+        description="serve SPEC [SPEC ...] starts a gateway; serve --name NAME restarts the recorded deployment as it is "
+        "(canary, weights, stop switch); serve stop NAME (the stop switch), resume NAME, status NAME, "
         "weights NAME REF=W ..., disable|enable NAME REF act on a recorded deployment.",
     )
     p.add_argument(
@@ -129,6 +130,8 @@ def _serve(ctx: Context, args: argparse.Namespace) -> Result:
 
     every = None if args.no_monitor else _duration(args.monitor_every, "--monitor-every")
     check_address(args.host, args.port)  # before anything is recorded
+    if args.args or args.config:
+        _warn_if_replacing_a_canary(svc, args)
     spec = svc.prepare(args.args, config=args.config, name=args.name)
     home = svc.home(spec.name)
     sys.stderr.write(
@@ -147,6 +150,25 @@ def _serve(ctx: Context, args: argparse.Namespace) -> Result:
             except subprocess.TimeoutExpired:
                 job.kill()
     return Result({"deployment": spec.name}, f"gateway {spec.name} stopped")
+
+
+def _warn_if_replacing_a_canary(svc: Any, args: argparse.Namespace) -> None:
+    """Serving a declared spec replaces the recorded deployment; say so when that drops a canary."""
+    from ..errors import MlopsError
+
+    name = args.name or (str(args.args[0]).partition("@")[0] if args.args else None)
+    if name is None:
+        return  # --config names it; prepare reports the change in the audit trail
+    try:
+        variants = svc.control(name).load()["spec"]["variants"]
+    except MlopsError:
+        return
+    canary = next((v for v in variants if v.get("role") == "canary"), None)
+    if canary is not None:
+        sys.stderr.write(
+            f"note: deployment {name} runs canary {canary['model']} at {canary['weight']}%; the versions named here "
+            f"replace it. To restart the recorded deployment as it is, run `jupyter-mlops serve --name {name}`.\n"
+        )
 
 
 def _duration(text: str, option: str) -> float:

@@ -85,7 +85,9 @@ class ServingService:
             )
         else:
             raise InvalidInput(
-                "name at least one model version to serve", hint="e.g. jupyter-mlops serve arrests-clf@champion", field="models"
+                "name at least one model version to serve",
+                hint="e.g. jupyter-mlops serve arrests-clf@champion; `serve --name NAME` restarts a recorded deployment",
+                field="models",
             )
         if name is not None:
             spec = spec.replace(name=validate_name(name, kind="deployment name"))
@@ -161,9 +163,15 @@ class ServingService:
     def prepare(self, models: Sequence[str] = (), *, config: str | Path | None = None, name: str | None = None) -> DeploymentSpec:
         """Gate, pin and bundle a deployment and record it (created, or updated with before/after).
 
-        A deployment whose stop switch is on stays stopped: restarting a gateway never turns
-        predictions back on by itself.
+        With ``name`` alone, the recorded deployment is prepared as it is (its canary, weights
+        and stop switch included): every version in it passes the gate again and its bundle is
+        written again from the registry, and nothing is recorded. That is how a gateway that died
+        (kill -9, a reboot) is restarted without losing a canary in progress. A deployment whose
+        stop switch is on stays stopped: restarting a gateway never turns predictions back on by
+        itself.
         """
+        if not models and config is None and name is not None:
+            return self._prepare_recorded(name)
         spec, versions = self.resolve(models, config=config, name=name)
         home = self.home(spec.name)
         for mv in versions.values():
@@ -177,6 +185,14 @@ class ServingService:
                 lambda s: {**s, "spec": spec.to_dict(), "canary": {"failures": 0, "windows": 0}},
                 {"models": sorted(versions)},
             )
+        return spec
+
+    def _prepare_recorded(self, name: str) -> DeploymentSpec:
+        state = self.control(name).load()
+        spec = parse_spec(state["spec"], source=f"deployment {name!r}")
+        home = self.home(spec.name)
+        for ref in spec.models:
+            self.write_bundle(require_servable(self.ws, ref, action="serve"), home)
         return spec
 
     def gateway(self, name: str, *, admin_token: str | None = None, invoke_token: str | None = None) -> Any:
