@@ -1,8 +1,9 @@
 """Serving commands: ``serve``, ``deploy``, ``package``, ``trace`` and ``monitor``.
 
 - ``serve SPEC [SPEC ...] [--config deployment.yaml] [--host H] [--port P]`` runs a gateway
-  (blocking); ``serve stop|resume|status NAME`` and ``serve weights NAME REF=W ...`` act on a
-  recorded deployment (the running gateway picks the change up within a second);
+  (blocking), ``serve --name NAME`` runs the recorded deployment as it is (a restart);
+  ``serve stop|resume|status NAME`` and ``serve weights NAME REF=W ...`` act on a recorded
+  deployment (the running gateway picks the change up within a second);
 - ``deploy SPEC --canary 10 [--name D]`` starts a canary;
 - ``package SPEC --out DIR`` writes a container build context;
 - ``trace REQUEST_ID`` walks from a prediction back to the cell and the data;
