@@ -111,21 +111,26 @@ def main() -> int:
         print("  p99 of each 5 s of it (ms): " + " ".join(f"{v:.0f}" for v in bins))
         print(f"  load average after it: {os.getloadavg()[0]:.2f} (2 cores); batching: {_batching(gw, root, 'bench')}")
         n = 20 * 200
-        clean = run_load(gw.port, valid[:n], rate=200).summary()
         mixed = [
             (json_request("/invocations", {"dataframe_records": [{**rows[i % 200], "age": "x"}]}), "invalid")
             if i % 10 == 0
             else valid[i]
             for i in range(n)
         ]
-        bad = run_load(gw.port, mixed, rate=200)
-        bad_s = bad.summary("valid")
-        invalid_4xx = sum(v for k, v in bad.statuses("invalid").items() if 400 <= k < 500)
-        print(line("gateway, 200 req/s, clean (20 s)", clean))
-        print(
-            line("gateway, 200 req/s, 10% invalid: valid ones", bad_s)
-            + f"   invalid answered 4xx: {invalid_4xx}/{n // 10}   valid p99 / clean p99 = {bad_s['p99_ms'] / clean['p99_ms']:.3f}"
-        )
+        # clean and 10%-invalid runs alternate twice: on a shared machine one pair of p99s is noise
+        ratios = []
+        for round_ in (1, 2):
+            clean = run_load(gw.port, valid[:n], rate=200).summary()
+            bad = run_load(gw.port, mixed, rate=200)
+            bad_s = bad.summary("valid")
+            invalid_4xx = sum(v for k, v in bad.statuses("invalid").items() if 400 <= k < 500)
+            ratios.append(bad_s["p99_ms"] / clean["p99_ms"])
+            print(line(f"gateway, 200 req/s, clean (20 s), round {round_}", clean))
+            print(
+                line(f"gateway, 200 req/s, 10% invalid, round {round_}: valid", bad_s)
+                + f"   invalid answered 4xx: {invalid_4xx}/{n // 10}   valid p99 / clean p99 = {ratios[-1]:.3f}"
+            )
+        print(f"valid p99 with 10% invalid / clean, both rounds: {', '.join(f'{r:.3f}' for r in ratios)}  (goal within 1 +- 0.1)")
 
     cfg = tmp / "split.yaml"
     cfg.write_text(
