@@ -63,6 +63,7 @@ SCHEMA_MODULES = (
     "jupyter_mlops.evaluation.schema",
     "jupyter_mlops.cards.schema",
     "jupyter_mlops.pipelines.schema",
+    "jupyter_mlops.serving.schema",
 )
 
 #: Who may do what when ``[access] mode = "enforce"``: permission -> roles (``owner`` = the creator).

@@ -22,7 +22,16 @@ if TYPE_CHECKING:
 __all__ = ["COMMAND_MODULES", "CommandUsageError", "Context", "Result", "build_parser", "parse_kv", "split_list"]
 
 #: Modules (under jupyter_mlops.cli) that register commands, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("cmd_core", "cmd_data", "cmd_card", "cmd_dashboard", "cmd_eval", "cmd_model", "cmd_pipeline")
+COMMAND_MODULES: tuple[str, ...] = (
+    "cmd_core",
+    "cmd_data",
+    "cmd_card",
+    "cmd_dashboard",
+    "cmd_eval",
+    "cmd_model",
+    "cmd_pipeline",
+    "cmd_serve",
+)
 
 
 class CommandUsageError(InvalidInput):

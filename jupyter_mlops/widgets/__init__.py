@@ -25,6 +25,7 @@ DASHBOARDS: dict[str, tuple[str, str]] = {
     "data": ("jupyter_mlops.widgets.data", "DataDashboard"),
     "models": ("jupyter_mlops.widgets.models", "ModelsDashboard"),
     "audit": ("jupyter_mlops.widgets.audit", "AuditDashboard"),
+    "monitor": ("jupyter_mlops.widgets.monitor", "MonitorDashboard"),
 }
 
 
