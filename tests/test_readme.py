@@ -26,6 +26,9 @@ untagged tree (``.mlops/``,         every file and folder it names exists (in a 
   the fixture defines (``SPEC``, ``RUN_ID``) is replaced by its value (``VERB:NAME`` overrides it
   for one verb; ``VERB:user`` runs that verb as another identity). A command printing JSON with a
   ``run_id`` sets ``RUN_ID`` for the lines after it.
+- **Elsewhere.** DELEGATED names fixtures whose blocks another test module runs, because they
+  need a running service (a gateway in the background); this test checks that module exists and
+  finds every such block, and runs none of them twice.
 - **Exceptions**, kept tiny: COMMANDS maps the commands that must not run as written to what runs
   instead, each with its reason. A block this file cannot place fails the test.
 """
@@ -108,9 +111,14 @@ def kind(block: Block) -> str:
     )
 
 
+#: fixture -> the test module that runs its blocks (it must read them from README.md itself)
+DELEGATED = {"served-model": "test_serving_readme.py"}
+
 BLOCKS = read_blocks()
 GROUPS: dict[str, list[Block]] = {}
 for _b in BLOCKS:
+    if _b.fixture in DELEGATED:
+        continue
     GROUPS.setdefault(_b.fixture or f"{kind(_b)}-line-{_b.line}", []).append(_b)
 
 
@@ -383,8 +391,18 @@ def test_readme_blocks_run_as_written(
 def test_every_block_is_found_and_placed() -> None:
     fences = sum(1 for ln in README.read_text(encoding="utf-8").splitlines() if ln.startswith("```"))
     assert fences == 2 * len(BLOCKS) and len(BLOCKS) >= 15
-    kinds = {kind(b) for b in BLOCKS}  # raises for a block no rule places
+    kinds = {kind(b) for b in BLOCKS if b.fixture not in DELEGATED}  # raises for a block no rule places
     assert kinds == set(RUNNERS)
+
+
+def test_delegated_blocks_are_run_by_their_module() -> None:
+    import importlib
+
+    for fixture, module in DELEGATED.items():
+        mine = [(b.line, b.lang, b.code) for b in BLOCKS if b.fixture == fixture]
+        assert mine, f"no README block uses fixture {fixture!r}: drop it from DELEGATED"
+        runner = importlib.import_module(module.removesuffix(".py"))
+        assert runner.serving_blocks() == mine, f"{module} does not run the same {fixture!r} blocks"
 
 
 def test_a_drifted_block_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
