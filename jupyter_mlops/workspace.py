@@ -1,11 +1,12 @@
 """The composition root: settings, stores and the acting identity, in one object.
 
 Every mutating call goes through a :class:`Workspace`, so every front-end (Python, magics, CLI,
-REST, widgets) is audited and lineage-linked the same way. Capabilities receive the workspace and
-use three things from it: :meth:`Workspace.transaction` (a ``BEGIN IMMEDIATE`` write
-transaction), :meth:`Workspace.record` (append the audit event inside it) and
-:meth:`Workspace.link` (a lineage edge inside it), so a metadata write and its audit event commit
-together or not at all.
+REST, widgets) is audited and lineage-linked the same way. Capabilities never see the workspace
+itself: they are handed it as a :class:`~jupyter_mlops.core.context.Context` (the write
+transaction, a read connection, ``record``, ``link``, the acting identity, the stores, the tracking
+back-end, the settings values and ``authorize``), so a metadata write and its audit event commit
+together or not at all, and each capability is given the capabilities it builds on here, in one
+place (the ``data`` ... ``cards`` properties below).
 
 Opening a workspace, and every listing of runs, reaps the runs whose owner process is gone
 (:mod:`jupyter_mlops.tracking.liveness`); a workspace this user cannot write (an archived or
@@ -16,6 +17,7 @@ evidence copy) opens read-only: everything reads, nothing is written, and a writ
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 import os
@@ -102,6 +104,16 @@ class Workspace:
 
         return child_env(**values)
 
+    def opener(self) -> functools.partial[Workspace]:
+        """A picklable callable that opens this workspace again (in a worker process) as the same actor."""
+        return functools.partial(Workspace.open, str(self.settings.root), user=self.actor)
+
+    def for_stage(self, parent_run_id: str | None) -> Workspace:
+        """The same workspace (and stores) with its own settings, runs opened in it children of ``parent_run_id``."""
+        other = self.as_user(self.actor)
+        other.settings = self._with(parent_run_id=parent_run_id)
+        return other
+
     def as_user(self, user: str) -> Workspace:
         """The same workspace acting as another identity (the server passes the Jupyter user)."""
         if not isinstance(user, str) or not user.strip() or len(user) > 256 or "\x00" in user:
@@ -149,17 +161,10 @@ class Workspace:
         ``run.reaped`` audit event naming the reason. Cheap when nothing is stale (one query, no
         MLflow import); a read-only workspace is never changed.
         """
-        from .tracking import liveness
+        from .pipelines.liveness import reap_stale
 
         self._ensure_schema()
-        if self.read_only:
-            return ()
-        dead = liveness.dead_owners(self)
-        if not dead:
-            return ()
-        from .pipelines.liveness import reap_pipeline_runs
-
-        return tuple(liveness.reap(self, dead, extra=(reap_pipeline_runs,)))
+        return reap_stale(self)
 
     def _reap_quietly(self) -> None:
         """Reap on open; a problem here (an unreachable tracking server ...) must not stop the open."""
@@ -198,12 +203,19 @@ class Workspace:
         s = self.settings
         return MlflowBackend(s.tracking_uri, s.registry_uri, s.artifact_location, read_only=self.read_only)
 
-    # -- the three primitives every capability uses -------------------------------------------
+    # -- the context every capability is handed (jupyter_mlops.core.context.Context) ----------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction; the metadata rows and audit events written in it commit together."""
         self._ensure_schema()
         with self.db.write() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read connection of the metadata database, its schema current."""
+        self._ensure_schema()
+        with self.db.read() as conn:
             yield conn
 
     def record(
@@ -258,20 +270,17 @@ class Workspace:
     # -- audit ------------------------------------------------------------------------------
     def verify_audit(self) -> AuditVerification:
         """Recompute the audit chain; the result names the first bad event, if any."""
-        from .audit.chain import verify_chain
+        from .audit.queries import verify
 
-        self._ensure_schema()
-        with self.db.read() as conn:
-            return verify_chain(conn)
+        return verify(self)
 
     def audit_events(self, **filters: Any) -> list[AuditEvent]:
         """Audit events filtered by ``actor``, ``action`` (``run.*``), ``object_type``, ``object_id``,
-        ``since``, ``until``, paged by ``limit`` and ``offset``, newest first."""
-        from .audit.chain import list_events
+        ``since``, ``until``, paged by ``limit`` and ``offset``, newest first (see
+        :func:`jupyter_mlops.audit.queries.events`)."""
+        from .audit.queries import events
 
-        self._ensure_schema()
-        with self.db.read() as conn:
-            return list_events(conn, **filters)
+        return events(self, **filters)
 
     # -- runs -------------------------------------------------------------------------------
     def start_run(
@@ -288,7 +297,6 @@ class Workspace:
         """A tracked run, to use as a context manager; see :class:`~jupyter_mlops.tracking.runs.ActiveRun`."""
         from .tracking.runs import ActiveRun
 
-        self._ensure_schema()
         return ActiveRun(self, name, experiment=experiment, params=params, tags=tags, source=source, autolog=autolog, kind=kind)
 
     def resolve_run_id(self, run_id: str) -> str:
@@ -380,7 +388,7 @@ class Workspace:
             )
         )
 
-    # -- capability services (imported on first use) ---------------------------------------
+    # -- capability services (imported on first use), each given what it builds on ------------
     @cached_property
     def data(self) -> DataService:
         """Data versions, snapshots and diffs (:class:`~jupyter_mlops.data.service.DataService`)."""
@@ -393,28 +401,44 @@ class Workspace:
         """Quality checks (:class:`~jupyter_mlops.quality.service.QualityService`)."""
         from .quality.service import QualityService
 
-        return QualityService(self)
+        return QualityService(self, self.data)
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        """Model logging, registry and review (:class:`~jupyter_mlops.registry.service.ModelRegistry`).
+
+        The review asks the evaluations and cards (which build on the registry) for the evidence a
+        request rests on, and a logged version takes over the evaluations made of it earlier.
+        """
+        from .registry.service import ModelRegistry
+
+        return ModelRegistry(
+            self, self.data, evaluation_of=self._latest_evaluation, card_of=self._latest_card, on_logged=self._attach_evaluations
+        )
+
+    # The registry is built before the capabilities above it, so it reaches them through these, late.
+    def _latest_evaluation(self, ref: str) -> Any:
+        return self.evaluation.latest_for(ref)
+
+    def _latest_card(self, ref: str) -> Any:
+        return self.cards.latest_for(ref)
+
+    def _attach_evaluations(self, ref: str, model_sha256: str, run_id: str | None) -> list[str]:
+        return self.evaluation.attach(ref, model_sha256, run_id)
 
     @cached_property
     def evaluation(self) -> EvaluationService:
         """Model evaluation with fairness (:class:`~jupyter_mlops.evaluation.service.EvaluationService`)."""
         from .evaluation.service import EvaluationService
 
-        return EvaluationService(self)
-
-    @cached_property
-    def models(self) -> ModelRegistry:
-        """Model logging, registry and review (:class:`~jupyter_mlops.registry.service.ModelRegistry`)."""
-        from .registry.service import ModelRegistry
-
-        return ModelRegistry(self)
+        return EvaluationService(self, self.data, self.models)
 
     @cached_property
     def cards(self) -> CardService:
         """Model cards (:class:`~jupyter_mlops.cards.service.CardService`)."""
         from .cards.service import CardService
 
-        return CardService(self)
+        return CardService(self, data=self.data, quality=self.quality, evaluation=self.evaluation, models=self.models)
 
     @cached_property
     def pipelines(self) -> PipelineService:

@@ -11,6 +11,7 @@ shows as "unknown"; an error of the registry itself (unknown version or alias) i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -19,9 +20,24 @@ from ..errors import MlopsError, NotFound
 from .card import RecordedFacts
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from ..core.context import Context
+    from ..data.service import DataService
+    from ..evaluation.service import EvaluationService
+    from ..quality.service import QualityService
+    from ..registry.service import ModelRegistry
 
-__all__ = ["as_dict", "gather_facts", "pick"]
+__all__ = ["Sources", "as_dict", "gather_facts", "pick"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sources:
+    """What a card is built from: the context and the capabilities cards build on."""
+
+    ctx: Context
+    data: DataService
+    quality: QualityService
+    evaluation: EvaluationService
+    models: ModelRegistry
 
 
 def as_dict(obj: Any) -> dict[str, Any] | None:
@@ -109,11 +125,11 @@ def _data_specs(value: Any) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _data_version(ws: Workspace, spec: str) -> dict[str, Any]:
+def _data_version(src: Sources, spec: str) -> dict[str, Any]:
     """A data version's card facts: fingerprint, size, profile, sensitive column names, quality."""
     entry: dict[str, Any] = {"spec": spec}
     try:
-        dv = as_dict(ws.data.get(spec)) or {}
+        dv = as_dict(src.data.get(spec)) or {}
     except MlopsError:
         return entry
     name, version = dv.get("name"), dv.get("version")
@@ -130,7 +146,7 @@ def _data_version(ws: Workspace, spec: str) -> dict[str, Any]:
         profile=as_dict(dv.get("profile")),
     )
     try:
-        entry["quality"] = [_quality(r) for r in ws.quality.reports_for(entry["spec"])]
+        entry["quality"] = [_quality(r) for r in src.quality.reports_for(entry["spec"])]
     except MlopsError:
         entry["quality"] = []
     return entry
@@ -310,14 +326,14 @@ def _ci_method(ev: Mapping[str, Any]) -> Any:
     return f"percentile bootstrap, {rounds_text} rounds, level {level_text}"
 
 
-def _environment(ws: Workspace, run_id: str | None, run: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _environment(src: Sources, run_id: str | None, run: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not run_id:
         return None
     tags = (run or {}).get("tags") or {}
     env: dict[str, Any] = {}
     text = None
     try:
-        text = ws.tracking.read_text_artifact(run_id, "mlops/environment.json", max_bytes=2_000_000)
+        text = src.ctx.tracking.read_text_artifact(run_id, "mlops/environment.json", max_bytes=2_000_000)
     except MlopsError:
         text = None
     if text:
@@ -334,12 +350,12 @@ def _environment(ws: Workspace, run_id: str | None, run: Mapping[str, Any] | Non
     return env if any(v not in (None, "", {}) for v in env.values()) else None
 
 
-def _review(ws: Workspace, info: Mapping[str, Any], ref: str, moves: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _review(src: Sources, info: Mapping[str, Any], ref: str, moves: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Review status, aliases and the review and alias events of this version, oldest first."""
     status = pick(info, "status", "review_status")
     aliases = [str(a) for a in pick(info, "aliases") or []]
     events: list[dict[str, Any]] = []
-    for r in ws.models.reviews(ref) or ():
+    for r in src.models.reviews(ref) or ():
         d = as_dict(r) or {}
         events.append(
             {
@@ -372,11 +388,11 @@ def _move_text(m: Mapping[str, Any]) -> str:
     return f"alias {m.get('alias')}: {before} -> {after}"
 
 
-def _lifecycle(ws: Workspace, name: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def _lifecycle(src: Sources, name: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """Every registered version of ``name`` and every move of its aliases."""
     versions: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
-    table = as_dict(ws.models.list_models(name)) or {}
+    table = as_dict(src.models.list_models(name)) or {}
     for v in table.get("versions") or []:
         d = as_dict(v) or {}
         versions.append(
@@ -386,7 +402,7 @@ def _lifecycle(ws: Workspace, name: str) -> tuple[dict[str, Any] | None, list[di
             }
         )
     try:
-        moves = [as_dict(m) or {} for m in (as_dict(ws.models.alias_history(name)) or {}).get("moves") or []]
+        moves = [as_dict(m) or {} for m in (as_dict(src.models.alias_history(name)) or {}).get("moves") or []]
     except NotFound:
         moves = []
     if not versions and not moves:
@@ -394,19 +410,19 @@ def _lifecycle(ws: Workspace, name: str) -> tuple[dict[str, Any] | None, list[di
     return {"versions": sorted(versions, key=lambda v: int(v.get("version") or 0)), "alias_moves": moves}, moves
 
 
-def _lineage_sources(ws: Workspace, dst: tuple[str, str], relations: tuple[str, ...]) -> list[str]:
+def _lineage_sources(src: Sources, dst: tuple[str, str], relations: tuple[str, ...]) -> list[str]:
     from ..lineage.graph import edges_of
 
-    with ws.db.read() as conn:
+    with src.ctx.read() as conn:
         edges = edges_of(conn, dst, direction="in")
     return [e.src_id for e in edges if e.src_type == "data_version" and e.relation in relations]
 
 
-def _training_use(ws: Workspace, node_id: str, specs: list[str]) -> list[str | None]:
+def _training_use(src: Sources, node_id: str, specs: list[str]) -> list[str | None]:
     """Per training data version, the feature columns the model's input example kept of it."""
     from ..lineage.graph import edges_of
 
-    with ws.db.read() as conn:
+    with src.ctx.read() as conn:
         edges = edges_of(conn, ("model_version", node_id), direction="in")
     kept: dict[str, Any] = {
         e.src_id: (e.payload.get("derived") or {}).get("columns") for e in edges if e.relation == "trained" and e.payload
@@ -414,7 +430,7 @@ def _training_use(ws: Workspace, node_id: str, specs: list[str]) -> list[str | N
     return [f"features {', '.join(map(str, kept[s]))}" if kept.get(s) else None for s in specs]
 
 
-def gather_facts(ws: Workspace, name: str, version: int, info: Mapping[str, Any]) -> RecordedFacts:
+def gather_facts(src: Sources, name: str, version: int, info: Mapping[str, Any]) -> RecordedFacts:
     """Everything recorded about ``name@version``; ``info`` is the registry's record of it."""
     node_id = f"{name}@{version}"
     model = _model_info(info)
@@ -422,7 +438,7 @@ def gather_facts(ws: Workspace, name: str, version: int, info: Mapping[str, Any]
     run: dict[str, Any] | None = None
     if run_id:
         try:
-            run = ws.tracking.get_run(str(run_id))
+            run = src.ctx.tracking.get_run(str(run_id))
         except NotFound:
             run = None
     params = dict(run.get("params") or {}) if run else None
@@ -433,15 +449,15 @@ def gather_facts(ws: Workspace, name: str, version: int, info: Mapping[str, Any]
         model["logged_in_run"], model["run_id"] = run_id, None
     specs = _data_specs(pick(info, "data_versions", "training_data", "datasets"))
     if not specs and run_id:
-        specs = _lineage_sources(ws, ("run", str(run_id)), ("input_of", "used_by", "read_by"))
-    training = [_data_version(ws, s) for s in specs]
-    for entry, use in zip(training, _training_use(ws, node_id, specs), strict=True):
+        specs = _lineage_sources(src, ("run", str(run_id)), ("input_of", "used_by", "read_by"))
+    training = [_data_version(src, s) for s in specs]
+    for entry, use in zip(training, _training_use(src, node_id, specs), strict=True):
         if use:
             entry["used"] = use
-    lifecycle, moves = _lifecycle(ws, name)
-    evaluation = _evaluation(ws.evaluation.latest_for(node_id))
+    lifecycle, moves = _lifecycle(src, name)
+    evaluation = _evaluation(src.evaluation.latest_for(node_id))
     eval_specs = list((evaluation or {}).get("data") or [])
-    eval_data = [_data_version(ws, s) for s in eval_specs]
+    eval_data = [_data_version(src, s) for s in eval_specs]
     for spec, entry in zip(eval_specs, eval_data, strict=True):
         use = ((evaluation or {}).get("data_use") or {}).get(spec)
         if use:
@@ -453,10 +469,10 @@ def gather_facts(ws: Workspace, name: str, version: int, info: Mapping[str, Any]
         model_version=version,
         model=model if any(v is not None for v in model.values()) else None,
         params=params or None,
-        environment=_environment(ws, str(run_id) if run_id else None, run),
+        environment=_environment(src, str(run_id) if run_id else None, run),
         training_data=training,
         evaluation=evaluation,
         evaluation_data=eval_data,
-        review=_review(ws, info, node_id, moves),
+        review=_review(src, info, node_id, moves),
         lifecycle=lifecycle,
     )

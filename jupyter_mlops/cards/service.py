@@ -20,13 +20,17 @@ from ..core.entities import Entity, escape
 from ..core.paths import parse_version_spec
 from ..errors import IntegrityError, InvalidInput, MlopsError, NotFound
 from .card import WRITTEN_SECTIONS, CardSection, ModelCard, assemble_card, check_text, normalize_section_key
-from .gather import as_dict, gather_facts, pick
+from .gather import Sources, as_dict, gather_facts, pick
 from .schema import model_cards
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from ..workspace import Workspace
+    from ..core.context import Context
+    from ..data.service import DataService
+    from ..evaluation.service import EvaluationService
+    from ..quality.service import QualityService
+    from ..registry.service import ModelRegistry
 
 __all__ = ["CardHistory", "CardService", "CardVersion"]
 
@@ -84,8 +88,18 @@ def _now() -> str:
 class CardService:
     """Model cards of the registered model versions of one workspace."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        data: DataService,
+        quality: QualityService,
+        evaluation: EvaluationService,
+        models: ModelRegistry,
+    ) -> None:
+        self.ctx = ctx
+        self.sources = Sources(ctx, data=data, quality=quality, evaluation=evaluation, models=models)
+        self.models = models
 
     # -- resolving a model version ----------------------------------------------------------
     def _record(self, spec: str) -> tuple[str, int, dict[str, Any]]:
@@ -98,7 +112,7 @@ class CardService:
                 hint="write NAME@NUMBER or NAME@ALIAS, e.g. 'arrests-clf@3' or 'arrests-clf@champion'",
                 field="spec",
             )
-        registry = self.ws.models
+        registry = self.models
         lookup = next((getattr(registry, m) for m in _REGISTRY_LOOKUPS if callable(getattr(registry, m, None))), None)
         if lookup is None:
             raise MlopsError(
@@ -151,8 +165,7 @@ class CardService:
     def latest_for(self, spec: str) -> ModelCard | None:
         """The current card of ``spec`` (``"name@3"``, ``"name@champion"``), or ``None`` if none was built."""
         name, version, _ = self._record(spec)
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             row = self._latest_row(conn, name, version)
         return None if row is None else self._card(row)
 
@@ -161,8 +174,7 @@ class CardService:
         name, model_version, _ = self._record(spec)
         if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
             raise InvalidInput(f"card version must be a positive integer, got {version!r}", value=repr(version), field="version")
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             rows = self._rows(conn, name, model_version)
         if not rows:
             ref = f"{name}@{model_version}"
@@ -185,8 +197,7 @@ class CardService:
     def history(self, spec: str) -> CardHistory:
         """Every version of the card of ``spec``, oldest first (empty if none was built)."""
         name, version, _ = self._record(spec)
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             rows = self._rows(conn, name, version)
         return CardHistory(
             f"{name}@{version}",
@@ -196,11 +207,11 @@ class CardService:
     # -- writing ----------------------------------------------------------------------------
     def _store(self, conn: Connection, card: ModelCard, *, action: str, section: str | None, before: str | None) -> ModelCard:
         """Write ``card`` as the next card version with its object, audit event and lineage edge."""
-        ws = self.ws
+        ctx = self.ctx
         latest = self._latest_row(conn, card.model_name, card.model_version)
         number = 1 if latest is None else latest.card_version + 1
-        card = dataclasses.replace(card, card_version=number, author=ws.actor, ts=_now())
-        stored = ws.objects.put_bytes(card.to_json().encode("utf-8"))
+        card = dataclasses.replace(card, card_version=number, author=ctx.actor, ts=_now())
+        stored = ctx.objects.put_bytes(card.to_json().encode("utf-8"))
         payload: dict[str, Any] = {
             "model": card.spec,
             "card_version": number,
@@ -210,7 +221,7 @@ class CardService:
         }
         if section is not None:
             payload["section"] = section
-        event = ws.record(conn, f"card.{action}", "card", card.card_id, payload)
+        event = ctx.record(conn, f"card.{action}", "card", card.card_id, payload)
         conn.execute(
             sa.insert(model_cards).values(
                 model_name=card.model_name,
@@ -219,16 +230,16 @@ class CardService:
                 sections=json.dumps([s.to_dict() for s in card.sections], sort_keys=True, ensure_ascii=False),
                 sha256=card.sha256,
                 object_id=stored.object_id,
-                author=ws.actor,
+                author=ctx.actor,
                 ts=card.ts,
                 action=action,
                 section=section,
                 audit_seq=event.seq,
             )
         )
-        ws.link(conn, ("card", card.card_id), "describes", ("model_version", card.spec), {"object_id": stored.object_id})
+        ctx.link(conn, ("card", card.card_id), "describes", ("model_version", card.spec), {"object_id": stored.object_id})
         if latest is not None:
-            ws.link(conn, ("card", card.card_id), "revises", ("card", f"{card.spec}/card-{latest.card_version}"))
+            ctx.link(conn, ("card", card.card_id), "revises", ("card", f"{card.spec}/card-{latest.card_version}"))
         return card
 
     def build_card(self, spec: str) -> ModelCard:
@@ -238,8 +249,8 @@ class CardService:
         something different from the current one; otherwise the current card is returned as is.
         """
         name, version, info = self._record(spec)
-        facts = gather_facts(self.ws, name, version, info)
-        with self.ws.transaction() as conn:
+        facts = gather_facts(self.sources, name, version, info)
+        with self.ctx.transaction() as conn:
             latest = self._latest_row(conn, name, version)
             current = None if latest is None else self._card(latest)
             card = assemble_card(facts, current.written() if current else None)
@@ -256,7 +267,7 @@ class CardService:
         key = _editable_key(section)
         body = check_text(text)
         name, version, _ = self._record(spec)
-        with self.ws.transaction() as conn:
+        with self.ctx.transaction() as conn:
             latest = self._latest_row(conn, name, version)
             if latest is None:
                 raise NotFound(

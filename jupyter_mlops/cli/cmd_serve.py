@@ -188,7 +188,7 @@ def _start_monitor(svc: Any, args: argparse.Namespace, name: str, every: float) 
     The job runs at a lower CPU priority, writes to ``.mlops/serving/<name>/monitor.log``, and
     ends with the gateway (when it is killed too: ``--exit-with`` watches this process).
     """
-    cmd = [sys.executable, "-m", "jupyter_mlops.cli.main", "-C", str(svc.ws.settings.root)]
+    cmd = [sys.executable, "-m", "jupyter_mlops.cli.main", "-C", str(svc.ctx.settings.root)]
     if args.user:
         cmd += ["--user", args.user]
     cmd += ["monitor", name, "--watch", f"{every:g}s", "--exit-with", str(os.getpid())]

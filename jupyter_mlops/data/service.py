@@ -6,7 +6,7 @@ one transaction holding the catalogue row, the ``data.version`` audit event and 
 edges; inside a tracked run the version is also linked to the run (lineage edge, audit event and
 an MLflow dataset input whose digest is our fingerprint). Loading re-hashes the snapshot and
 re-fingerprints the decoded frame, and a version with sensitive columns is read only after
-``Workspace.authorize("data.read_sensitive", ...)``.
+``Context.authorize("data.read_sensitive", ...)``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .schema import data_versions
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from ..workspace import Workspace
+    from ..core.context import Context
 
 __all__ = ["DataService"]
 
@@ -76,8 +76,8 @@ def _row_to_version(r: Any) -> DataVersion:
 class DataService:
     """Data versions of one workspace (``ws.data``)."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
     # -- versioning ------------------------------------------------------------------------------
     def version(
@@ -123,11 +123,11 @@ class DataService:
                 "description must be text of at most 4000 characters", value=repr(description)[:80], field="description"
             )
         prepared = self._prepare(obj, keys, sens)
-        run = run_for(self.ws)
+        run = run_for(self.ctx)
         existing = self._latest_same(name, prepared["fingerprint"], keys, sens)
         if existing is not None:
             if run is not None:
-                with self.ws.transaction() as conn:
+                with self.ctx.transaction() as conn:
                     self._link_run(conn, existing, run.run_id)
             _origin.mark(obj, existing)
             return existing
@@ -140,9 +140,9 @@ class DataService:
         src = {**prepared["source"], **{str(k): str(v)[:500] for k, v in (source or {}).items()}}
         if run is not None:
             src.update(run_id=run.run_id, **{k: str(run.source[k]) for k in ("notebook", "cell_id") if run.source.get(k)})
-        elif self.ws.settings.notebook_path:
-            src.setdefault("notebook", self.ws.settings.notebook_path)
-        with self.ws.transaction() as conn:
+        elif self.ctx.settings.notebook_path:
+            src.setdefault("notebook", self.ctx.settings.notebook_path)
+        with self.ctx.transaction() as conn:
             again = self._latest_same(name, prepared["fingerprint"], keys, sens, conn=conn)
             if again is not None:
                 return again
@@ -163,13 +163,13 @@ class DataService:
                 source=src,
                 object_id=object_id,
                 size_bytes=size,
-                creator=self.ws.actor,
+                creator=self.ctx.actor,
                 created=_now(),
                 key=keys,
                 sensitive=sens,
                 description=description,
             )
-            event = self.ws.record(
+            event = self.ctx.record(
                 conn,
                 "data.version",
                 "data_version",
@@ -211,16 +211,16 @@ class DataService:
                     audit_seq=event.seq,
                 )
             )
-            self.ws.link(
+            self.ctx.link(
                 conn, ("data_version", version.spec), "version_of", ("dataset", name), {"fingerprint": version.fingerprint}
             )
             if number > 1:
-                self.ws.link(conn, ("data_version", version.spec), "follows", ("data_version", f"{name}@{number - 1}"))
+                self.ctx.link(conn, ("data_version", version.spec), "follows", ("data_version", f"{name}@{number - 1}"))
             if src.get("notebook"):
-                self.ws.link(conn, ("notebook", str(src["notebook"])), "source_of", ("data_version", version.spec))
+                self.ctx.link(conn, ("notebook", str(src["notebook"])), "source_of", ("data_version", version.spec))
             if parent is not None:
                 node, parent_node = ("data_version", version.spec), ("data_version", parent["data_version"])
-                self.ws.link(conn, node, "derived_from", parent_node, parent)
+                self.ctx.link(conn, node, "derived_from", parent_node, parent)
             if run is not None:
                 self._link_run(conn, version, run.run_id)
         _origin.mark(obj, version)
@@ -249,8 +249,7 @@ class DataService:
             .order_by(data_versions.c.id.desc())
             .limit(1)
         )
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             row = conn.execute(q).first()
         return None if row is None else _row_to_version(row)
 
@@ -309,7 +308,7 @@ class DataService:
     def _show_path(self, path: Path) -> str:
         resolved = path.resolve()
         try:
-            return resolved.relative_to(self.ws.settings.root.resolve()).as_posix()
+            return resolved.relative_to(self.ctx.settings.root.resolve()).as_posix()
         except ValueError:
             return str(resolved)
 
@@ -317,28 +316,28 @@ class DataService:
         """Store the snapshot once (reusing any intact object of a version with the same content)."""
         from .snapshot import encode_frame, manifest_bytes
 
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             rows = conn.execute(
                 sa.select(data_versions.c.object_id, data_versions.c.size_bytes).where(
                     data_versions.c.fingerprint == prepared["fingerprint"], data_versions.c.scheme == fp.SCHEME
                 )
             ).all()
         for r in rows:
-            if self.ws.objects.verify(r.object_id) is None:
+            if self.ctx.objects.verify(r.object_id) is None:
                 return r.object_id, int(r.size_bytes)
         kind = prepared["kind"]
         if kind in ("frame", "series"):
             buf = encode_frame(obj, prepared["schema"])
-            stored = self.ws.objects.put_bytes(memoryview(buf))  # type: ignore[arg-type]
+            stored = self.ctx.objects.put_bytes(memoryview(buf))  # type: ignore[arg-type]
             return stored.object_id, stored.size
         if kind == "file":
-            stored = self.ws.objects.put_file(prepared["path"])
+            stored = self.ctx.objects.put_file(prepared["path"])
             return stored.object_id, stored.size
         files = []
         for e in prepared["entries"]:
-            obj_file = self.ws.objects.put_file(e.path)
+            obj_file = self.ctx.objects.put_file(e.path)
             files.append({"path": e.relpath, "size": e.size, "object_id": obj_file.object_id, "fingerprint": e.fingerprint})
-        stored = self.ws.objects.put_bytes(manifest_bytes(prepared["fingerprint"], fp.SCHEME, files))
+        stored = self.ctx.objects.put_bytes(manifest_bytes(prepared["fingerprint"], fp.SCHEME, files))
         return stored.object_id, sum(f["size"] for f in files)
 
     def _latest_same(
@@ -346,7 +345,7 @@ class DataService:
     ) -> DataVersion | None:
         q = sa.select(data_versions).where(data_versions.c.name == name).order_by(data_versions.c.version.desc()).limit(1)
         if conn is None:
-            with self.ws.db.read() as c:
+            with self.ctx.read() as c:
                 row = c.execute(q).first()
         else:
             row = conn.execute(q).first()
@@ -363,7 +362,7 @@ class DataService:
         and an MLflow dataset input; nothing is written when the link exists already.
         """
         version = self.get(spec)
-        with self.ws.transaction() as conn:
+        with self.ctx.transaction() as conn:
             self._link_run(conn, version, run_id)
         return version
 
@@ -372,12 +371,12 @@ class DataService:
         from ..tracking.datasets import log_dataset_input
 
         edge = {"fingerprint": version.fingerprint}
-        new = self.ws.link(conn, ("data_version", version.spec), "input_of", ("run", run_id), edge)
+        new = self.ctx.link(conn, ("data_version", version.spec), "input_of", ("run", run_id), edge)
         if not new:
             return
-        self.ws.record(conn, "data.use", "data_version", version.spec, {"run_id": run_id, "fingerprint": version.fingerprint})
+        self.ctx.record(conn, "data.use", "data_version", version.spec, {"run_id": run_id, "fingerprint": version.fingerprint})
         log_dataset_input(
-            self.ws.tracking,
+            self.ctx.tracking,
             run_id,
             name=version.spec,
             fingerprint=version.fingerprint,
@@ -404,8 +403,7 @@ class DataService:
                 value=str(parsed),
                 hint=f"use {parsed.name}@latest or {parsed.name}@NUMBER",
             )
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             rows = conn.execute(q.order_by(data_versions.c.version.desc()).limit(2)).all()
             if not rows:
                 raise self._not_found(conn, parsed.name, str(spec))
@@ -431,8 +429,7 @@ class DataService:
         q = sa.select(data_versions).order_by(data_versions.c.id.desc()).limit(max(1, min(int(limit), 10_000)))
         if name is not None:
             q = q.where(data_versions.c.name == validate_name(name, kind="data name"))
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             return DataVersionList(tuple(_row_to_version(r) for r in conn.execute(q)))
 
     def load(self, spec: str | DataVersion) -> Any:
@@ -445,22 +442,22 @@ class DataService:
 
         version = self.get(spec)
         data = self._read(version)
-        run = run_for(self.ws)
+        run = run_for(self.ctx)
         if run is not None:
-            with self.ws.transaction() as conn:
+            with self.ctx.transaction() as conn:
                 self._link_run(conn, version, run.run_id)
         _origin.mark(data, version)  # frames derived from it still name it (see data/origin.py)
         return data
 
     def _object(self, object_id: str) -> bytes:
-        resolve_object_path(self.ws.objects.root, object_id)  # refuse links out of the store before reading
-        return self.ws.objects.open_verified(object_id)
+        resolve_object_path(self.ctx.objects.root, object_id)  # refuse links out of the store before reading
+        return self.ctx.objects.open_verified(object_id)
 
     def _read(self, version: DataVersion) -> Any:
         from .snapshot import decode_frame, parse_manifest
 
         if version.sensitive:
-            self.ws.authorize("data.read_sensitive", version.spec, owner=version.creator)
+            self.ctx.authorize("data.read_sensitive", version.spec, owner=version.creator)
         data = self._object(version.object_id)
         if version.kind == "file":
             return data
@@ -492,9 +489,8 @@ class DataService:
         """Re-hash every object in the store and every object a version references; list the bad ones."""
         from .snapshot import parse_manifest
 
-        self.ws._ensure_schema()
         refs: dict[str, list[str]] = {}
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             rows = conn.execute(
                 sa.select(data_versions.c.name, data_versions.c.version, data_versions.c.kind, data_versions.c.object_id)
             ).all()
@@ -505,9 +501,9 @@ class DataService:
             if r.kind == "folder":
                 state = states[r.object_id] = self._state(r.object_id)
                 if state is None:
-                    for f in parse_manifest(self.ws.objects.open_verified(r.object_id), r.object_id):
+                    for f in parse_manifest(self.ctx.objects.open_verified(r.object_id), r.object_id):
                         refs.setdefault(f["object_id"], []).append(f"{spec}:{f['path']}")
-        for oid in self.ws.objects.iter_ids():
+        for oid in self.ctx.objects.iter_ids():
             refs.setdefault(oid, [])
         missing, corrupt = [], []
         for oid in sorted(refs):
@@ -527,10 +523,10 @@ class DataService:
         except UnsafePath:
             return "not an object of this store (invalid name)"
         try:
-            resolve_object_path(self.ws.objects.root, object_id)
+            resolve_object_path(self.ctx.objects.root, object_id)
         except UnsafePath:
             return "link out of the store"
-        return self.ws.objects.verify(object_id)
+        return self.ctx.objects.verify(object_id)
 
 
 def _schema_hash(schema: dict[str, Any]) -> str:

@@ -27,7 +27,9 @@ from .report import EvaluationReport
 from .thresholds import check, parse_thresholds
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from ..core.context import Context
+    from ..data.service import DataService
+    from ..registry.service import ModelRegistry
 
 __all__ = ["EvaluationService"]
 
@@ -35,10 +37,21 @@ _MAX_BOOTSTRAP = 10_000
 
 
 class EvaluationService:
-    """Evaluations of the workspace ``ws`` (reached as ``ws.evaluation``)."""
+    """Evaluations of one workspace (reached as ``ws.evaluation``).
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    Parameters
+    ----------
+    ctx
+        What the workspace gives a capability (:class:`~jupyter_mlops.core.context.Context`).
+    data, models
+        The data service (frames and data versions evaluated) and the model registry (versions
+        evaluated and compared with), which evaluation builds on.
+    """
+
+    def __init__(self, ctx: Context, data: DataService, models: ModelRegistry) -> None:
+        self.ctx = ctx
+        self.data = data
+        self.models = models
 
     # -- evaluate ---------------------------------------------------------------------------
     def evaluate(
@@ -97,7 +110,7 @@ class EvaluationService:
         NotFound
             An unknown model version or alias.
         """
-        ws = self.ws
+        ctx = self.ctx
         if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or not 0 <= n_bootstrap <= _MAX_BOOTSTRAP:
             raise InvalidInput(
                 f"n_bootstrap must be an integer from 0 to {_MAX_BOOTSTRAP}", value=n_bootstrap, field="n_bootstrap"
@@ -105,11 +118,11 @@ class EvaluationService:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidInput("seed must be an integer", value=repr(seed)[:40], field="seed")
         if isinstance(model, str):
-            model_obj, ref = sources.load_model(ws, model)
+            model_obj, ref = sources.load_model(self.models, model)
         else:
             model_obj, ref = model, None
         if model_version is not None:
-            declared = sources.resolve_ref(ws, model_version)
+            declared = sources.resolve_ref(self.models, model_version)
             if ref is not None and declared != ref:
                 raise InvalidInput(
                     f"model {model!r} is {ref}, but model_version says {declared}",
@@ -118,7 +131,7 @@ class EvaluationService:
                     field="model_version",
                 )
             ref = declared
-        X_val, x_info = sources.resolve_data(ws, X, "X")
+        X_val, x_info = sources.resolve_data(self.data, X, "X")
         if target is not None:
             if y is not None:
                 raise InvalidInput(
@@ -134,15 +147,15 @@ class EvaluationService:
                 field="y",
             )
         else:
-            y_val, y_info = sources.resolve_data(ws, y, "y")
+            y_val, y_info = sources.resolve_data(self.data, y, "y")
         # Frames handed in directly: the version they were loaded as (or derived from), else their fingerprint.
-        x_info = x_info or ws.data.origin(X_val)
-        y_info = y_info or ws.data.origin(y_val)
+        x_info = x_info or self.data.origin(X_val)
+        y_info = y_info or self.data.origin(y_val)
         prepared = prepare(model_obj, X_val, y_val)
-        run = _active_run(ws)
+        run = _active_run(ctx)
         model_sha = sources.model_sha256(model_obj)
         if ref is None:
-            ref = ws.models.version_of(model_obj, run.run_id if run is not None else None)
+            ref = self.models.version_of(model_obj, run.run_id if run is not None else None)
         sens = None if sensitive_features is None else sensitive_frame(sensitive_features, X_val, prepared.n)
         checks = parse_thresholds(thresholds, prepared.task, [] if sens is None else list(sens.columns))
         base_model, base_info = self._baseline(baseline, ref)
@@ -168,11 +181,11 @@ class EvaluationService:
             "X": {"rows": prepared.n, **x_info},
             "y": y_info,
             "digest": sources.data_digest(X_val, y_val),
-            "read": _read_by(ws, run),
+            "read": _read_by(ctx, run),
         }
         import base64
 
-        plot_objects = {name: ws.objects.put_bytes(png).object_id for name, png in pngs.items()}
+        plot_objects = {name: ctx.objects.put_bytes(png).object_id for name, png in pngs.items()}
         report = EvaluationReport(
             eval_id=eval_id,
             task=prepared.task,
@@ -191,15 +204,15 @@ class EvaluationService:
             warnings=tuple(dict.fromkeys(warnings)),
             data=data,
             run_id=run.run_id if run is not None else None,
-            actor=ws.actor,
+            actor=ctx.actor,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             plots={name: base64.b64encode(png).decode("ascii") for name, png in pngs.items()},
             plot_objects=plot_objects,
         )
         report_json = canonical_json(report.to_dict())
-        report_object = ws.objects.put_bytes(report_json.encode("utf-8")).object_id
+        report_object = ctx.objects.put_bytes(report_json.encode("utf-8")).object_id
         if run is not None:
-            _log_artifacts(ws, run.run_id, report, report_json, pngs)
+            _log_artifacts(ctx, run.run_id, report, report_json, pngs)
         self._store(report, report_object, x_info, y_info, model_sha)
         if run is not None:
             run.log_metrics(_run_metrics(report))
@@ -209,7 +222,7 @@ class EvaluationService:
         if baseline is False:
             return None, {"ref": None, "note": "no baseline: comparison turned off"}
         if isinstance(baseline, str):
-            model, base_ref = sources.load_model(self.ws, baseline)
+            model, base_ref = sources.load_model(self.models, baseline)
             return model, {"ref": base_ref, "label": base_ref}
         if baseline is not None:
             if not hasattr(baseline, "predict"):
@@ -219,21 +232,19 @@ class EvaluationService:
                     field="baseline",
                 )
             return baseline, {"ref": None, "label": f"given model ({sources.describe_model(baseline)})"}
-        alias = self.ws.settings.serving_alias
+        alias = self.ctx.settings.serving_alias
         if ref is None:
             return None, {
                 "ref": None,
                 "note": f"no baseline: the model is not a registered version, so it has no '{alias}' to compare with",
             }
-        if sources.models_or_none(self.ws) is None:
-            return None, {"ref": None, "note": "no baseline: the model registry is not available"}
-        champion = sources.serving_version(self.ws, ref)
+        champion = sources.serving_version(self.models, alias, ref)
         name = ref.partition("@")[0]
         if champion is None:
             return None, {"ref": None, "note": f"no baseline: no version of {name} holds the alias '{alias}'"}
         if champion == ref:
             return None, {"ref": None, "note": f"no baseline: {ref} is itself the '{alias}'"}
-        model, base_ref = sources.load_model(self.ws, champion)
+        model, base_ref = sources.load_model(self.models, champion)
         return model, {"ref": base_ref, "label": f"{base_ref} ({alias})"}
 
     def _compare(
@@ -282,7 +293,7 @@ class EvaluationService:
 
         from .schema import evaluations
 
-        ws = self.ws
+        ctx = self.ctx
         headline = {k: m.get("value") for k, m in report.metrics.items()}
         fairness_row: dict[str, Any] = {}
         if report.fairness:
@@ -291,8 +302,8 @@ class EvaluationService:
                 "by_feature": {k: r.get("disparities", {}) for k, r in report.fairness.get("by_feature", {}).items()},
             }
         node = ("evaluation", report.eval_id)
-        with ws.transaction() as conn:
-            event = ws.record(
+        with ctx.transaction() as conn:
+            event = ctx.record(
                 conn,
                 "model.evaluate",
                 "evaluation",
@@ -325,22 +336,22 @@ class EvaluationService:
                     passed=report.passed,
                     baseline=report.baseline.get("ref"),
                     data_digest=report.data.get("digest"),
-                    actor=ws.actor,
+                    actor=ctx.actor,
                     ts=event.ts,
                     report_object=report_object,
                     model_sha256=model_sha,
                 )
             )
             if report.model_version:
-                ws.link(conn, node, "evaluates", ("model_version", report.model_version))
+                ctx.link(conn, node, "evaluates", ("model_version", report.model_version))
             if report.baseline.get("ref"):
-                ws.link(conn, node, "compared_with", ("model_version", report.baseline["ref"]))
+                ctx.link(conn, node, "compared_with", ("model_version", report.baseline["ref"]))
             if report.run_id:
-                ws.link(conn, ("run", report.run_id), "produced", node)
+                ctx.link(conn, ("run", report.run_id), "produced", node)
             for info in (x_info, y_info):
                 if info.get("data_version"):
                     edge = {k: info[k] for k in ("fingerprint", "derived", "target") if info.get(k) is not None}
-                    ws.link(conn, ("data_version", info["data_version"]), "input_of", node, edge)
+                    ctx.link(conn, ("data_version", info["data_version"]), "input_of", node, edge)
 
     def attach(self, model_version: str, model_sha: str, run_id: str | None) -> list[str]:
         """Attach evaluations of a model made before it was logged to the version logged from it.
@@ -354,18 +365,17 @@ class EvaluationService:
 
         from .schema import evaluations
 
-        ws = self.ws
+        ctx = self.ctx
         t = evaluations
         q = sa.select(t.c.id, t.c.report_object).where(t.c.model_version.is_(None), t.c.model_sha256 == model_sha)
-        q = q.where(t.c.run_id == run_id) if run_id is not None else q.where(t.c.run_id.is_(None), t.c.actor == ws.actor)
-        ws._ensure_schema()
-        with ws.db.read() as conn:
+        q = q.where(t.c.run_id == run_id) if run_id is not None else q.where(t.c.run_id.is_(None), t.c.actor == ctx.actor)
+        with ctx.read() as conn:
             rows = conn.execute(q.order_by(t.c.seq)).all()
         attached = []
         for row in rows:
             report = dataclasses.replace(self.get(row.id), model_version=model_version)
-            new_object = ws.objects.put_bytes(canonical_json(report.to_dict()).encode("utf-8")).object_id
-            with ws.transaction() as conn:
+            new_object = ctx.objects.put_bytes(canonical_json(report.to_dict()).encode("utf-8")).object_id
+            with ctx.transaction() as conn:
                 done = conn.execute(
                     sa.update(t)
                     .where(t.c.id == row.id, t.c.model_version.is_(None))
@@ -373,7 +383,7 @@ class EvaluationService:
                 ).rowcount
                 if not done:  # attached meanwhile by another process
                     continue
-                ws.record(
+                ctx.record(
                     conn,
                     "model.evaluation_attach",
                     "evaluation",
@@ -386,7 +396,7 @@ class EvaluationService:
                         "report_after": new_object,
                     },
                 )
-                ws.link(conn, ("evaluation", row.id), "evaluates", ("model_version", model_version), {"attached": True})
+                ctx.link(conn, ("evaluation", row.id), "evaluates", ("model_version", model_version), {"attached": True})
             attached.append(row.id)
         return attached
 
@@ -398,14 +408,13 @@ class EvaluationService:
         from .schema import evaluations
 
         validate_object_id(eval_id)
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             row = conn.execute(sa.select(evaluations.c.report_object).where(evaluations.c.id == eval_id)).first()
         if row is None:
             raise NotFound(
                 f"no evaluation with id {eval_id!r}", value=eval_id, hint="`ws.evaluation.history()` lists evaluations"
             )
-        return EvaluationReport.from_dict(json.loads(self.ws.objects.open_verified(row.report_object)))
+        return EvaluationReport.from_dict(json.loads(self.ctx.objects.open_verified(row.report_object)))
 
     def latest_for(self, model_version: str) -> EvaluationReport | None:
         """The most recent evaluation of ``model_version`` (``"name@3"`` or an alias), or ``None``."""
@@ -422,9 +431,8 @@ class EvaluationService:
             raise InvalidInput(f"limit must be between 1 and 10000, got {limit}", value=limit, field="limit")
         q = sa.select(evaluations).order_by(evaluations.c.seq.desc()).limit(int(limit))
         if model_version is not None:
-            q = q.where(evaluations.c.model_version == sources.resolve_ref(self.ws, model_version))
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+            q = q.where(evaluations.c.model_version == sources.resolve_ref(self.models, model_version))
+        with self.ctx.read() as conn:
             rows = conn.execute(q).all()
         return [
             {
@@ -445,21 +453,21 @@ class EvaluationService:
         ]
 
 
-def _active_run(ws: Workspace) -> Any:
+def _active_run(ctx: Context) -> Any:
     from ..tracking.runs import run_for
 
-    return run_for(ws)
+    return run_for(ctx)
 
 
-def _read_by(ws: Workspace, run: Any) -> list[str]:
+def _read_by(ctx: Context, run: Any) -> list[str]:
     """The data versions the evaluating run read (in it, or in its stage), for the record."""
     if run is None:
         return []
     from ..lineage.graph import data_read_by
     from ..tracking.runs import reading_runs
 
-    with ws.db.read() as conn:
-        return data_read_by(conn, reading_runs(ws, run))
+    with ctx.read() as conn:
+        return data_read_by(conn, reading_runs(ctx, run))
 
 
 def _plots(prepared: Any, fairness: dict[str, Any] | None) -> dict[str, bytes]:
@@ -478,17 +486,17 @@ def _run_metrics(report: EvaluationReport) -> dict[str, float]:
     return out
 
 
-def _log_artifacts(ws: Workspace, run_id: str, report: EvaluationReport, report_json: str, pngs: dict[str, bytes]) -> None:
+def _log_artifacts(ctx: Context, run_id: str, report: EvaluationReport, report_json: str, pngs: dict[str, bytes]) -> None:
     import tempfile
     from pathlib import Path
 
     folder = f"evaluation/{report.eval_id[:12]}"
-    ws.tracking.log_batch(run_id, tags={"mlops.evaluation": report.eval_id})
-    ws.tracking.log_text(run_id, report_json, f"{folder}/report.json")
-    ws.tracking.log_text(run_id, report.to_html(), f"{folder}/report.html")
+    ctx.tracking.log_batch(run_id, tags={"mlops.evaluation": report.eval_id})
+    ctx.tracking.log_text(run_id, report_json, f"{folder}/report.json")
+    ctx.tracking.log_text(run_id, report.to_html(), f"{folder}/report.html")
     if pngs:
         with tempfile.TemporaryDirectory(prefix="mlops-eval-") as tmp:
             for name, png in pngs.items():
                 path = Path(tmp) / f"{name}.png"
                 path.write_bytes(png)
-                ws.tracking.log_artifact(run_id, path, f"{folder}/plots")
+                ctx.tracking.log_artifact(run_id, path, f"{folder}/plots")

@@ -1,10 +1,9 @@
 """Resolving model and data references for evaluation through the registry and the data layer.
 
 An evaluation can be given a fitted estimator or a registered version (``"name@3"``,
-``"name@champion"``), and data frames or data versions. The registry (``ws.models``) and the data
-service (``ws.data``) are separate capabilities, reached only through the workspace and only when
-a reference needs them; without them, plain estimators and frames still work, and a spec that
-needs the registry gets a clear error instead of a guess.
+``"name@champion"``), and data frames or data versions. The registry and the data service are the
+capabilities evaluation builds on; they are handed to :class:`~.service.EvaluationService`, and
+only a reference that needs them reaches them.
 """
 
 from __future__ import annotations
@@ -15,87 +14,37 @@ from ..core.paths import parse_version_spec
 from ..errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from ..data.service import DataService
+    from ..registry.service import ModelRegistry
 
 __all__ = [
     "data_digest",
     "describe_model",
     "load_model",
     "model_sha256",
-    "models_or_none",
     "resolve_data",
     "resolve_ref",
     "serving_version",
     "split_target",
 ]
 
-_RESOLVERS = ("resolve", "resolve_version", "get_version")
 
-
-def models_or_none(ws: Workspace) -> Any:
-    """The workspace's model registry service, or ``None`` when it is not installed."""
-    try:
-        return ws.models
-    except ImportError:
-        return None
-
-
-def _as_ref(value: Any) -> str | None:
-    """``"name@N"`` from a string, a version entity (``name``/``version``) or a dict."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        spec = parse_version_spec(value, kind="model version")
-        return str(spec) if spec.version is not None else None
-    if isinstance(value, dict):
-        name, version = value.get("name"), value.get("version")
-    else:
-        name, version = getattr(value, "name", None), getattr(value, "version", None)
-    if isinstance(name, str) and isinstance(version, int) and not isinstance(version, bool):
-        return f"{name}@{version}"
-    ref = getattr(value, "ref", None) if not isinstance(value, dict) else value.get("ref")
-    return _as_ref(ref) if isinstance(ref, str) else None
-
-
-def resolve_ref(ws: Workspace, spec: str) -> str:
+def resolve_ref(models: ModelRegistry, spec: str) -> str:
     """The canonical ``"name@N"`` of a version spec (aliases are resolved through the registry)."""
-    parsed = parse_version_spec(spec, kind="model version")
-    models = models_or_none(ws)
-    if models is not None:
-        for method in _RESOLVERS:
-            fn = getattr(models, method, None)
-            if callable(fn):
-                ref = _as_ref(fn(str(parsed)))
-                if ref is not None:
-                    return ref
-                break
-    if parsed.version is not None:
-        return str(parsed)
-    raise NotFound(
-        f"cannot resolve model version {spec!r}",
-        value=spec,
-        hint="name a version number such as 'name@3', or log the model to the registry first",
-    )
+    return models.resolve(str(parse_version_spec(spec, kind="model version")))
 
 
-def load_model(ws: Workspace, spec: str) -> tuple[Any, str]:
+def load_model(models: ModelRegistry, spec: str) -> tuple[Any, str]:
     """Load a registered version (its hashes are checked by the registry) and return it with its ref."""
-    ref = resolve_ref(ws, spec)
-    models = models_or_none(ws)
-    if models is None or not callable(getattr(models, "load_model", None)):
-        raise NotFound(
-            f"cannot load model {spec!r}: the model registry is not available",
-            value=spec,
-            hint="pass the fitted estimator itself, with model_version='name@N' to link the evaluation",
-        )
+    ref = resolve_ref(models, spec)
     return models.load_model(ref), ref
 
 
-def serving_version(ws: Workspace, ref: str) -> str | None:
-    """The version of ``ref``'s model that holds the serving alias, or ``None``."""
+def serving_version(models: ModelRegistry, alias: str, ref: str) -> str | None:
+    """The version of ``ref``'s model that holds the serving ``alias``, or ``None``."""
     name = ref.partition("@")[0]
     try:
-        return resolve_ref(ws, f"{name}@{ws.settings.serving_alias}")
+        return resolve_ref(models, f"{name}@{alias}")
     except NotFound:
         return None
 
@@ -117,7 +66,7 @@ def _data_ref(value: Any) -> tuple[str, str | None] | None:
     return None
 
 
-def resolve_data(ws: Workspace, value: Any, what: str) -> tuple[Any, dict[str, Any]]:
+def resolve_data(data: DataService, value: Any, what: str) -> tuple[Any, dict[str, Any]]:
     """``(frame, info)`` for a frame, a ``DataVersion`` or a data spec ``"name@2"``.
 
     ``info`` holds ``data_version`` and ``fingerprint`` when ``value`` was a data version.
@@ -125,15 +74,6 @@ def resolve_data(ws: Workspace, value: Any, what: str) -> tuple[Any, dict[str, A
     ref = _data_ref(value)
     if ref is None and not isinstance(value, str):
         return value, {}
-    try:
-        data = ws.data
-    except ImportError:
-        raise InvalidInput(
-            f"{what} names a data version but the data layer is not available",
-            value=str(value)[:80],
-            hint="pass the DataFrame itself",
-            field=what,
-        ) from None
     if ref is None:
         spec = str(parse_version_spec(value, kind="data version"))
         ref = _data_ref(data.get(spec)) or (spec, None)

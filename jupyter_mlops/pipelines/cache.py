@@ -23,7 +23,7 @@ from .schema import stage_runs
 from .spec import IOSpec
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .context import PipelineContext
 
 __all__ = ["cache_key", "data_fingerprint", "environment_hash", "find_cached", "fingerprint", "verify_recorded"]
 
@@ -35,10 +35,10 @@ def environment_hash() -> str:
     return environment()[2]
 
 
-def data_fingerprint(ws: Workspace, spec: str) -> str | None:
+def data_fingerprint(ctx: PipelineContext, spec: str) -> str | None:
     """The fingerprint of data version ``spec`` (``name``, ``name@3``, ``name@<hash>``), or ``None``."""
     try:
-        version = ws.data.get(spec)
+        version = ctx.data.get(spec)
     except NotFound:
         return None
     except (ImportError, AttributeError) as exc:
@@ -51,16 +51,16 @@ def data_fingerprint(ws: Workspace, spec: str) -> str | None:
     return str(fp) if fp else None
 
 
-def fingerprint(ws: Workspace, io: IOSpec, base_dir: str | Path, *, run_ids: list[str] | None = None) -> str | None:
+def fingerprint(ctx: PipelineContext, io: IOSpec, base_dir: str | Path, *, run_ids: list[str] | None = None) -> str | None:
     """Fingerprint of one declared input or output, ``None`` when it does not exist.
 
     A model output's "fingerprint" is the version (``name@N``) that runs ``run_ids`` (the stage run
     and its children) logged last.
     """
     if io.kind == "data":
-        return data_fingerprint(ws, io.ref)
+        return data_fingerprint(ctx, io.ref)
     if io.kind == "model":
-        logged = [v for v in ws.models.list_models(io.ref).versions if v.run_id in (run_ids or [])]
+        logged = [v for v in ctx.models.list_models(io.ref).versions if v.run_id in (run_ids or [])]
         return logged[0].ref if logged else None  # newest first
     path = resolve_inside(base_dir, io.ref)
     return sha256_file(path) if path.is_file() else None
@@ -88,19 +88,19 @@ def cache_key(
     )
 
 
-def verify_recorded(ws: Workspace, row: Mapping[str, Any], base_dir: str | Path) -> list[str]:
+def verify_recorded(ctx: PipelineContext, row: Mapping[str, Any], base_dir: str | Path) -> list[str]:
     """Problems with what a stage run recorded (empty when everything still verifies)."""
     problems: list[str] = []
     obj = row.get("output_object_id")
     if obj:
-        state = ws.objects.verify(obj)
+        state = ctx.objects.verify(obj)
         if state:
             problems.append(f"executed notebook {obj[:12]} is {state}")
     outputs = json.loads(row.get("outputs") or "{}")
     for key, fp in outputs.items():
         if key.startswith("model:"):
             try:
-                ws.models.get(str(fp))
+                ctx.models.get(str(fp))
             except NotFound:
                 problems.append(f"output model {fp} no longer exists")
             continue
@@ -115,12 +115,12 @@ def verify_recorded(ws: Workspace, row: Mapping[str, Any], base_dir: str | Path)
                 problems.append(f"output file {key[5:]} {'is missing' if now is None else 'changed'}")
         else:
             name = key.split("@", 1)[0]
-            if data_fingerprint(ws, f"{name}@{fp}") is None:
+            if data_fingerprint(ctx, f"{name}@{fp}") is None:
                 problems.append(f"output data {name}@{str(fp)[:12]} no longer exists")
     return problems
 
 
-def find_cached(ws: Workspace, key: str, base_dir: str | Path) -> tuple[dict[str, Any] | None, list[str]]:
+def find_cached(ctx: PipelineContext, key: str, base_dir: str | Path) -> tuple[dict[str, Any] | None, list[str]]:
     """The newest executed, SUCCEEDED stage run with ``key`` whose outputs verify, and why others did not."""
     query = (
         sa.select(stage_runs)
@@ -128,11 +128,11 @@ def find_cached(ws: Workspace, key: str, base_dir: str | Path) -> tuple[dict[str
         .order_by(stage_runs.c.ended.desc())
         .limit(5)
     )
-    with ws.db.read() as conn:
+    with ctx.read() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     reasons: list[str] = []
     for row in rows:
-        problems = verify_recorded(ws, row, base_dir)
+        problems = verify_recorded(ctx, row, base_dir)
         if not problems:
             return row, reasons
         reasons.extend(problems)

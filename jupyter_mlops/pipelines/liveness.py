@@ -19,12 +19,29 @@ from .schema import pipeline_runs, stage_runs
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from ..workspace import Workspace
+    from ..core.context import Context
 
-__all__ = ["reap_pipeline_runs"]
+__all__ = ["reap_pipeline_runs", "reap_stale"]
 
 
-def reap_pipeline_runs(ws: Workspace, conn: Connection, owner: Any, reason: str) -> list[Reaped]:
+def reap_stale(ctx: Context) -> tuple[Reaped, ...]:
+    """Close the runs and pipeline runs whose owner process is gone; what was closed.
+
+    Each gets status KILLED (in MLflow too), an end time of its last sign of life and a
+    ``run.reaped`` audit event naming the reason. Cheap when nothing is stale (one query, no
+    MLflow import); a read-only workspace is never changed.
+    """
+    from ..tracking import liveness
+
+    if ctx.read_only:
+        return ()
+    dead = liveness.dead_owners(ctx)
+    if not dead:
+        return ()
+    return tuple(liveness.reap(ctx, dead, extra=(reap_pipeline_runs,)))
+
+
+def reap_pipeline_runs(ctx: Context, conn: Connection, owner: Any, reason: str) -> list[Reaped]:
     """Close ``owner``'s RUNNING pipeline runs (called inside the reap transaction)."""
     p, s = pipeline_runs, stage_runs
     rows = conn.execute(sa.select(p).where(p.c.owner_id == owner.owner_id, p.c.status == "RUNNING")).all()
@@ -34,7 +51,7 @@ def reap_pipeline_runs(ws: Workspace, conn: Connection, owner: Any, reason: str)
         ended = max(str(x) for x in (row.started, last_stage, owner.last_seen) if x)
         summary = json.loads(row.summary or "{}")
         summary["reaped"] = {"reason": reason, "last_sign_of_life": ended}
-        event = ws.record(
+        event = ctx.record(
             conn,
             "run.reaped",
             "pipeline_run",

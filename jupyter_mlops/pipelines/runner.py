@@ -31,9 +31,11 @@ import sqlalchemy as sa
 
 from ..core.process import ProcessIdentity
 from ..errors import MlopsError
+from ..tracking.runs import ActiveRun
 from .cache import cache_key, environment_hash, find_cached, fingerprint
 from .dag import resolve_parameters, topological_order, upstream_closure
 from .execute import Outcome, code_hash, read_notebook
+from .liveness import reap_stale
 from .results import PipelineResult
 from .schema import pipeline_runs
 from .spec import PipelineSpec, StageSpec
@@ -42,20 +44,20 @@ from .tracked import NotebookRun, now, write_stage_record
 
 if TYPE_CHECKING:
     from ..executors.base import Executor
-    from ..workspace import Workspace
+    from .context import PipelineContext
 
 __all__ = ["StageTask", "run_pipeline", "run_stage_task", "warm_task", "workspace_opener"]
 
 Event = Callable[[dict[str, Any]], None]
 
 
-#: Opens the workspace in a worker: ``functools.partial(type(ws).open, root, user=actor)``.
-Opener = Callable[[], Any]
+#: Opens the workspace in a worker (``ctx.opener()``: the workspace class's ``open`` with the root and actor).
+Opener = Callable[[], "PipelineContext"]
 
 
-def workspace_opener(ws: Workspace) -> Opener:
-    """A picklable callable that opens ``ws`` again (in a worker process) as the same actor."""
-    return functools.partial(type(ws).open, str(ws.settings.root), user=ws.actor)
+def workspace_opener(ctx: PipelineContext) -> Opener:
+    """A picklable callable that opens ``ctx`` again (in a worker process) as the same actor."""
+    return ctx.opener()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +86,7 @@ class StageTask:
 
 # A worker keeps the workspaces it opened (stores, MLflow client, migrated schema) for later
 # stages: opening, checking the schema and creating the MLflow client once per worker, not per stage.
-_opened: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
+_opened: dict[tuple[str, str], tuple[tuple[int, int], PipelineContext]] = {}
 _opened_lock = threading.Lock()
 
 
@@ -97,7 +99,7 @@ def _identity(root: str) -> tuple[int, int]:
     return (st.st_ino, st.st_mtime_ns)
 
 
-def worker_workspace(opener: Opener, root: str, user: str) -> Any:
+def worker_workspace(opener: Opener, root: str, user: str) -> PipelineContext:
     """The workspace this worker opened earlier for ``(root, user)``, or a newly opened one."""
     key = (root, user)
     ident = _identity(root)
@@ -105,9 +107,9 @@ def worker_workspace(opener: Opener, root: str, user: str) -> Any:
         hit = _opened.get(key)
         if hit is not None and hit[0] == ident:
             return hit[1]
-        ws = opener()
-        _opened[key] = (ident, ws)
-        return ws
+        ctx = opener()
+        _opened[key] = (ident, ctx)
+        return ctx
 
 
 def run_stage_task(task: StageTask) -> dict[str, Any]:
@@ -115,15 +117,14 @@ def run_stage_task(task: StageTask) -> dict[str, Any]:
     from .tracked import run_tracked
 
     base = worker_workspace(task.opener, task.root, task.user)
-    ws = base.as_user(task.user)  # shares the stores; its own settings, so concurrent tasks do not clash
-    ws.settings = dataclasses.replace(ws.settings, parent_run_id=task.parent_run_id)
+    ctx = base.for_stage(task.parent_run_id)  # shares the stores; its own settings, so concurrent tasks do not clash
     stop_when = _parent_gone(task.parent)
     rec: NotebookRun | None = None
     for attempt in range(1, task.retries + 2):
         if stop_when is not None and stop_when():
             break
         rec = run_tracked(
-            ws,
+            ctx,
             task.notebook,
             task.params,
             timeout=task.timeout,
@@ -168,13 +169,13 @@ def warm_worker(opener: Opener | None = None, root: str = "", user: str = "") ->
     execute._register_engine()  # imports papermill, nbclient, nbformat
     environment()
     if opener is not None:
-        ws = worker_workspace(opener, root, user)
-        ws.tracking.experiment_id(ws.settings.default_experiment)  # imports mlflow, opens its store
+        ctx = worker_workspace(opener, root, user)
+        ctx.tracking.experiment_id(ctx.settings.default_experiment)  # imports mlflow, opens its store
 
 
-def warm_task(ws: Workspace) -> Callable[[], None]:
-    """A picklable zero-argument warm-up for ``ws``'s workers (see :meth:`Executor.warm`)."""
-    return functools.partial(warm_worker, workspace_opener(ws), str(ws.settings.root), ws.actor)
+def warm_task(ctx: PipelineContext) -> Callable[[], None]:
+    """A picklable zero-argument warm-up for ``ctx``'s workers (see :meth:`Executor.warm`)."""
+    return functools.partial(warm_worker, workspace_opener(ctx), str(ctx.settings.root), ctx.actor)
 
 
 def _stage_result(rec: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +183,7 @@ def _stage_result(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prepare(
-    ws: Workspace, spec: PipelineSpec, stage: StageSpec, results: dict[str, dict[str, Any]]
+    ctx: PipelineContext, spec: PipelineSpec, stage: StageSpec, results: dict[str, dict[str, Any]]
 ) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
     """``(params, inputs, cache_key)`` for each variant of ``stage``."""
     base = spec.base_dir
@@ -191,7 +192,7 @@ def _prepare(
     params = resolve_parameters(stage.parameters, spec.params, results)
     inputs: dict[str, Any] = {}
     for io in stage.inputs:
-        fp = fingerprint(ws, io, base)
+        fp = fingerprint(ctx, io, base)
         if fp is None:
             raise MlopsError(
                 f"input {io.ref!r} of stage {stage.name!r} does not exist", value=io.ref, hint="version it first or fix the name"
@@ -210,7 +211,7 @@ def _prepare(
 
 
 def run_pipeline(
-    ws: Workspace,
+    ctx: PipelineContext,
     spec: PipelineSpec,
     *,
     stages: Sequence[str] = (),
@@ -233,7 +234,7 @@ def run_pipeline(
             pipeline_run_id=pid,
             message=message,
         )
-        write_stage_record(ws, rec, started=started or now(), action=action)
+        write_stage_record(ctx, rec, started=started or now(), action=action)
         records.append(rec.to_dict())
         emit({"event": "stage_end", "stage": name, "variant": None, "outcome": rec.outcome, "seconds": 0.0, "message": message})
 
@@ -245,17 +246,17 @@ def run_pipeline(
     by_name = {s.name: s for s in spec.stages}
     pid = uuid.uuid4().hex
     t0 = time.perf_counter()
-    opener = workspace_opener(ws)
+    opener = workspace_opener(ctx)
     from ..tracking import liveness
 
-    ws.reap()  # a pipeline run whose process is gone is closed KILLED before this one starts
-    owner_id = liveness.ensure_owner(ws)
+    reap_stale(ctx)  # a pipeline run whose process is gone is closed KILLED before this one starts
+    owner_id = liveness.ensure_owner(ctx)
     notes: list[str] = []
-    stale = _stale_run(ws, spec.name)
+    stale = _stale_run(ctx, spec.name)
     if stale is not None:
         notes.append(stale[1])
-    with ws.transaction() as conn:
-        ev = ws.record(
+    with ctx.transaction() as conn:
+        ev = ctx.record(
             conn,
             "pipeline.start",
             "pipeline_run",
@@ -275,7 +276,7 @@ def run_pipeline(
                 pipeline=spec.name,
                 spec_path=spec.path,
                 spec_sha256=spec.sha256,
-                actor=ws.actor,
+                actor=ctx.actor,
                 executor=executor,
                 status="RUNNING",
                 started=ev.ts,
@@ -318,7 +319,7 @@ def run_pipeline(
                     continue
                 started = now()
                 try:
-                    plan = _prepare(ws, spec, stage, results)
+                    plan = _prepare(ctx, spec, stage, results)
                 except MlopsError as err:
                     state[name] = "failed"
                     end_unrun(name, stage.notebook, Outcome.FAILED, str(err), "stage.end", started=started)
@@ -327,10 +328,10 @@ def run_pipeline(
                 variants[name] = [None] * len(plan)
                 for i, (params, inputs, key) in enumerate(plan):
                     vi = i if stage.sweep else None
-                    hit = None if force else find_cached(ws, key, spec.base_dir)[0]
+                    hit = None if force else find_cached(ctx, key, spec.base_dir)[0]
                     if hit is not None:
                         reuse = f"reused run {hit['run_id']} (cache key unchanged, outputs verified)"
-                        died = _died(ws, hit.get("pipeline_run_id"), pid)
+                        died = _died(ctx, hit.get("pipeline_run_id"), pid)
                         if died:
                             reuse = (
                                 f"reused run {hit['run_id']} of pipeline run {hit['pipeline_run_id']}, which died before it "
@@ -355,7 +356,7 @@ def run_pipeline(
                             output_path=hit["output_path"],
                             message=reuse,
                         )
-                        write_stage_record(ws, rec, started=started, action="stage.reuse")
+                        write_stage_record(ctx, rec, started=started, action="stage.reuse")
                         variants[name][i] = rec.to_dict()
                         emit(
                             {
@@ -369,13 +370,13 @@ def run_pipeline(
                         )
                         continue
                     if ex is None:
-                        ex = executor_obj or _start_executor(ws, executor, max_parallel)
+                        ex = executor_obj or _start_executor(ctx, executor, max_parallel)
                     if parent is None:
-                        parent = ws.start_run(spec.name, kind="pipeline", tags={"mlops.pipeline_run_id": pid}).start()
+                        parent = ActiveRun(ctx, spec.name, kind="pipeline", tags={"mlops.pipeline_run_id": pid}).start()
                     task = StageTask(
                         opener=opener,
-                        root=str(ws.settings.root),
-                        user=ws.actor,
+                        root=str(ctx.settings.root),
+                        user=ctx.actor,
                         parent_run_id=parent.run_id,
                         pipeline_run_id=pid,
                         stage=name,
@@ -393,7 +394,7 @@ def run_pipeline(
                     )
                     running[ex.submit(run_stage_task, task)] = (name, i)
                     emit({"event": "stage_start", "stage": name, "variant": vi, "params": params})
-                _finish_ready(ws, by_name, variants, state, results, records, selected, pid, emit)
+                _finish_ready(ctx, by_name, variants, state, results, records, selected, pid, emit)
             if not running:
                 if state == before:
                     break
@@ -412,7 +413,7 @@ def run_pipeline(
                         pipeline_run_id=pid,
                         message=f"the executor failed: {type(exc).__name__}: {exc}",
                     )
-                    write_stage_record(ws, rec, started=now())
+                    write_stage_record(ctx, rec, started=now())
                     rec_dict = rec.to_dict()
                 variants[name][i] = rec_dict
                 emit(
@@ -425,7 +426,7 @@ def run_pipeline(
                         "message": rec_dict.get("message", ""),
                     }
                 )
-            _finish_ready(ws, by_name, variants, state, results, records, selected, pid, emit)
+            _finish_ready(ctx, by_name, variants, state, results, records, selected, pid, emit)
         status = "SUCCEEDED" if all(v == "done" for v in state.values()) else "FAILED"
     except BaseException:
         if ex is not None and executor_obj is None:
@@ -441,8 +442,8 @@ def run_pipeline(
 
             parent.end(None if status == "SUCCEEDED" else StageFailed(f"pipeline {spec.name} {status.lower()}"))
         summary = {"stages": state, "selected": selected, "seconds": round(time.perf_counter() - t0, 3)}
-        with ws.transaction() as conn:
-            ev = ws.record(conn, "pipeline.end", "pipeline_run", pid, {"pipeline": spec.name, "status": status, **summary})
+        with ctx.transaction() as conn:
+            ev = ctx.record(conn, "pipeline.end", "pipeline_run", pid, {"pipeline": spec.name, "status": status, **summary})
             conn.execute(
                 sa.update(pipeline_runs)
                 .where(pipeline_runs.c.pipeline_run_id == pid)
@@ -463,10 +464,10 @@ def run_pipeline(
     )
 
 
-def _stale_run(ws: Workspace, pipeline: str) -> tuple[str, str] | None:
+def _stale_run(ctx: PipelineContext, pipeline: str) -> tuple[str, str] | None:
     """The previous run of ``pipeline`` when it was reaped (its process died), with a sentence about it."""
     p = pipeline_runs
-    with ws.db.read() as conn:
+    with ctx.read() as conn:
         row = conn.execute(sa.select(p).where(p.c.pipeline == pipeline).order_by(p.c.started.desc()).limit(1)).first()
     if row is None or row.status != "KILLED":
         return None
@@ -479,17 +480,17 @@ def _stale_run(ws: Workspace, pipeline: str) -> tuple[str, str] | None:
     )
 
 
-def _died(ws: Workspace, pipeline_run_id: str | None, current: str) -> bool:
+def _died(ctx: PipelineContext, pipeline_run_id: str | None, current: str) -> bool:
     """Whether the pipeline run that recorded a reused stage died (was reaped) before it finished."""
     if not pipeline_run_id or pipeline_run_id == current:
         return False
     p = pipeline_runs
-    with ws.db.read() as conn:
+    with ctx.read() as conn:
         row = conn.execute(sa.select(p.c.status, p.c.summary).where(p.c.pipeline_run_id == pipeline_run_id)).first()
     return row is not None and row.status == "KILLED" and "reaped" in json.loads(row.summary or "{}")
 
 
-def _start_executor(ws: Workspace, executor: str, max_parallel: int) -> Executor:
+def _start_executor(ctx: PipelineContext, executor: str, max_parallel: int) -> Executor:
     """The executor for this run; the local pool is shared by the runs of this process and stays warm.
 
     Warm-up (imports, opening the workspace) is submitted before any stage, so the workers pay for
@@ -501,13 +502,13 @@ def _start_executor(ws: Workspace, executor: str, max_parallel: int) -> Executor
         from ..executors.local import shared_pool
 
         pool = shared_pool(max_parallel)
-        pool.warm_async(warm_task(ws), key=(str(ws.settings.root), ws.actor))
+        pool.warm_async(warm_task(ctx), key=(str(ctx.settings.root), ctx.actor))
         return pool
     return get_executor(executor, max_parallel)
 
 
 def _finish_ready(
-    ws: Workspace,
+    ctx: PipelineContext,
     by_name: dict[str, StageSpec],
     variants: dict[str, list[dict[str, Any] | None]],
     state: dict[str, str],
@@ -535,7 +536,7 @@ def _finish_ready(
                     pipeline_run_id=pid,
                     message=f"sweep selection failed: {why}",
                 )
-                write_stage_record(ws, rec, started=now())
+                write_stage_record(ctx, rec, started=now())
                 records.append(rec.to_dict())
                 emit(
                     {
@@ -562,6 +563,6 @@ def _finish_ready(
                 "outputs": best.get("outputs") or {},
             }
             selected[name] = chosen
-            with ws.transaction() as conn:
-                ws.record(conn, "pipeline.sweep_select", "pipeline_run", pid, {"stage": name, **chosen})
+            with ctx.transaction() as conn:
+                ctx.record(conn, "pipeline.sweep_select", "pipeline_run", pid, {"stage": name, **chosen})
             emit({"event": "sweep_select", "stage": name, **chosen})

@@ -25,7 +25,7 @@ from .tracked import NotebookRun
 
 if TYPE_CHECKING:
     from ..executors.base import Executor
-    from ..workspace import Workspace
+    from .context import PipelineContext
 
 __all__ = ["PipelineService"]
 
@@ -35,8 +35,8 @@ Event = Callable[[dict[str, Any]], None]
 class PipelineService:
     """Runs notebooks and pipelines of one workspace."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, ctx: PipelineContext) -> None:
+        self.ctx = ctx
 
     def run_notebook(
         self,
@@ -77,20 +77,19 @@ class PipelineService:
         """
         from .tracked import run_tracked
 
-        self.ws._ensure_schema()
         # Bad input and a read-only workspace are one clear error, before anything is shown as started.
         validate_parameters(parameters)
         validate_file(notebook)
-        if self.ws.read_only:
+        if self.ctx.read_only:
             from ..store.metadata import readonly_error
 
-            raise readonly_error(str(self.ws.settings.home))
+            raise readonly_error(str(self.ctx.settings.home))
         emit = progress or _noop_event
         name = Path(str(notebook)).stem
         emit({"event": "stage_start", "stage": name, "variant": None, "params": dict(parameters or {})})
         try:
             rec = run_tracked(
-                self.ws,
+                self.ctx,
                 notebook,
                 parameters,
                 output=output,
@@ -151,7 +150,6 @@ class PipelineService:
 
         if "://" not in executor:
             EXECUTORS.get(executor)
-        self.ws._ensure_schema()
         if dry_run:
             return self.plan(spec, stages=stages, force=force)
         from .runner import run_pipeline
@@ -164,13 +162,13 @@ class PipelineService:
             try:
                 from .runner import warm_task
 
-                executor_obj.warm(warm_task(self.ws))  # connect now: an unreachable cluster writes nothing
+                executor_obj.warm(warm_task(self.ctx))  # connect now: an unreachable cluster writes nothing
             except BaseException:
                 executor_obj.close()
                 raise
         try:
             return run_pipeline(
-                self.ws,
+                self.ctx,
                 spec,
                 stages=stages,
                 force=force,
@@ -201,11 +199,11 @@ class PipelineService:
                 steps.append({"stage": name, "action": "run", "detail": "an upstream stage will run"})
                 continue
             try:
-                plan = _prepare(self.ws, spec, stage, results)
+                plan = _prepare(self.ctx, spec, stage, results)
             except MlopsError as err:
                 steps.append({"stage": name, "action": "run", "detail": f"cannot check the cache yet: {err.message}"})
                 continue
-            hits = [None if force else find_cached(self.ws, key, spec.base_dir)[0] for _, _, key in plan]
+            hits = [None if force else find_cached(self.ctx, key, spec.base_dir)[0] for _, _, key in plan]
             n = len(plan)
             if all(h is not None for h in hits) and (stage.sweep is None or n):
                 from .sweep import select_best
@@ -262,8 +260,7 @@ class PipelineService:
     # -- reproducibility check -------------------------------------------------------------------
     def run_id_of(self, stage_run_id: str) -> str | None:
         """The MLflow run id behind a ``stage_run_id`` (the reused run's for a CACHED record), or ``None``."""
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             row = conn.execute(
                 sa.select(stage_runs.c.run_id, stage_runs.c.source_run_id).where(stage_runs.c.stage_run_id == stage_run_id)
             ).first()
@@ -271,9 +268,8 @@ class PipelineService:
 
     def stage_record(self, run_id: str) -> dict[str, Any]:
         """The recorded stage run with MLflow run id ``run_id`` (or with that ``stage_run_id``)."""
-        self.ws._ensure_schema()
         run_id = self.run_id_of(run_id) or run_id
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             row = conn.execute(
                 sa.select(stage_runs).where(stage_runs.c.run_id == run_id).order_by(stage_runs.c.ended.desc())
             ).first()
@@ -302,20 +298,20 @@ class PipelineService:
         run_id = str(row["run_id"])
         notebook = Path(row["notebook"])
         if not notebook.is_absolute():
-            notebook = self.ws.settings.root / notebook
+            notebook = self.ctx.settings.root / notebook
         validate_file(notebook)
         notes: list[str] = []
         inputs = json.loads(row["inputs"] or "{}")
         for key, fp in inputs.items():
             io = IOSpec("file", key[5:]) if key.startswith("file:") else IOSpec("data", key)
             try:
-                now = fingerprint(self.ws, io, notebook.parent)
+                now = fingerprint(self.ctx, io, notebook.parent)
             except MlopsError:
                 now = None
             if now != fp:
                 notes.append(f"input {key} changed since the recorded run")
         new = run_tracked(
-            self.ws,
+            self.ctx,
             notebook,
             json.loads(row["params"] or "{}"),
             timeout=timeout,
@@ -351,8 +347,8 @@ class PipelineService:
             compared=compared,
             message="; ".join(notes),
         )
-        with self.ws.transaction() as conn:
-            self.ws.record(
+        with self.ctx.transaction() as conn:
+            self.ctx.record(
                 conn,
                 "stage.rerun_check",
                 "run",
@@ -360,13 +356,12 @@ class PipelineService:
                 {"passed": passed, "new_run_id": new.run_id, "tolerance": tolerance, "compared": compared, "notes": notes},
             )
             if new.run_id:
-                self.ws.link(conn, ("run", new.run_id), "reproduces", ("run", run_id), {"passed": passed})
+                self.ctx.link(conn, ("run", new.run_id), "reproduces", ("run", run_id), {"passed": passed})
         return check
 
     def list_pipeline_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """Recent pipeline runs, newest first."""
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             rows = conn.execute(sa.select(pipeline_runs).order_by(pipeline_runs.c.started.desc()).limit(limit)).all()
         return [dict(r._mapping) for r in rows]
 

@@ -2,7 +2,7 @@
 
 The stage run is opened (``kind="stage"``) before the kernel starts, so runs the notebook opens
 (``%%track``, ``mlops.start_run``) become its children: the kernel gets ``JUPYTER_MLOPS_PARENT_RUN_ID``
-and ``JUPYTER_MLOPS_HOME`` through ``ws.child_env`` (the composition layer builds the environment).
+and ``JUPYTER_MLOPS_HOME`` through ``ctx.child_env`` (the configuration layer builds the environment).
 When the kernel is done, whatever the outcome, the executed notebook is stored in the object store and as an MLflow artifact,
 the children's metrics and data versions are gathered, declared outputs are checked, the run is
 closed, and one transaction writes the ``stage_runs`` row, the ``stage.end`` audit event and the
@@ -26,13 +26,14 @@ import sqlalchemy as sa
 from ..core.entities import Entity, escape
 from ..core.paths import resolve_inside, validate_file, validate_parameters
 from ..errors import InvalidInput, MlopsError, StageFailed
+from ..tracking.runs import ActiveRun
 from .cache import environment_hash, fingerprint
 from .execute import Outcome, ProgressCallback, code_hash, declared_parameters, kernel_for, read_notebook
 from .schema import stage_runs
 from .spec import IOSpec
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .context import PipelineContext
 
 __all__ = ["NotebookRun", "UnknownParameterWarning", "check_parameters", "now", "run_tracked"]
 
@@ -127,24 +128,24 @@ def check_parameters(nb: Mapping[str, Any], params: Mapping[str, Any], notebook:
     return unknown
 
 
-def _stage_run_ids(ws: Workspace, run_id: str) -> list[str]:
+def _stage_run_ids(ctx: PipelineContext, run_id: str) -> list[str]:
     """The stage run and the runs the notebook opened inside it (oldest first)."""
     from ..tracking.schema import runs
 
-    with ws.db.read() as conn:
+    with ctx.read() as conn:
         q = sa.select(runs.c.run_id).where(runs.c.parent_run_id == run_id).order_by(runs.c.started)
         return [run_id, *(r.run_id for r in conn.execute(q))]
 
 
-def _link_declared_inputs(ws: Workspace, run_id: str, inputs: Mapping[str, Any] | None) -> None:
+def _link_declared_inputs(ctx: PipelineContext, run_id: str, inputs: Mapping[str, Any] | None) -> None:
     """The stage's declared data inputs count as read by its run from the start (models logged
     in the notebook name them as training data)."""
     for key, fp in (inputs or {}).items():
         if not key.startswith("file:") and fp:
-            ws.data.use(f"{key.split('@', 1)[0]}@{fp}", run_id)
+            ctx.data.use(f"{key.split('@', 1)[0]}@{fp}", run_id)
 
 
-def _children_details(ws: Workspace, run_id: str) -> tuple[dict[str, float], set[str], list[tuple[str, str]]]:
+def _children_details(ctx: PipelineContext, run_id: str) -> tuple[dict[str, float], set[str], list[tuple[str, str]]]:
     """The stage's metrics, the names it logged itself, and the data nodes linked to it and its children.
 
     Metrics come from the child runs (later runs win) and from the notebook's top level, which
@@ -152,9 +153,9 @@ def _children_details(ws: Workspace, run_id: str) -> tuple[dict[str, float], set
     """
     from ..lineage.schema import lineage_edges
 
-    ids = _stage_run_ids(ws, run_id)
+    ids = _stage_run_ids(ctx, run_id)
     children = ids[1:]
-    with ws.db.read() as conn:
+    with ctx.read() as conn:
         edges = conn.execute(
             sa.select(lineage_edges).where(
                 sa.or_(
@@ -172,7 +173,7 @@ def _children_details(ws: Workspace, run_id: str) -> tuple[dict[str, float], set
     own: dict[str, float] = {}
     for rid in [*children, run_id]:
         try:
-            found = ws.tracking.get_run(rid)["metrics"]
+            found = ctx.tracking.get_run(rid)["metrics"]
         except MlopsError:
             continue
         found = {k: v for k, v in found.items() if not k.startswith("mlops.")}  # not run timings
@@ -183,7 +184,7 @@ def _children_details(ws: Workspace, run_id: str) -> tuple[dict[str, float], set
 
 
 def run_tracked(
-    ws: Workspace,
+    ctx: PipelineContext,
     notebook: str | Path,
     parameters: Mapping[str, Any] | None = None,
     *,
@@ -219,7 +220,7 @@ def run_tracked(
         validate_file(output, must_exist=False)
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
         raise InvalidInput(f"timeout must be a positive number of seconds, got {timeout!r}", value=timeout, field="timeout")
-    root = ws.settings.root
+    root = ctx.settings.root
     try:
         rel = path.relative_to(root).as_posix()
     except ValueError:
@@ -236,13 +237,13 @@ def run_tracked(
         tags["mlops.pipeline_run_id"] = pipeline_run_id
     if unknown:
         tags["mlops.unknown_parameters"] = ",".join(unknown)
-    run = ws.start_run(
-        name, experiment=experiment, params=params, tags=tags, source={"notebook": rel, "source_sha256": chash}, kind="stage"
+    run = ActiveRun(
+        ctx, name, experiment=experiment, params=params, tags=tags, source={"notebook": rel, "source_sha256": chash}, kind="stage"
     ).start()
     if kernel_note:
         run.note(kernel_note)
-    out_path = Path(output).resolve() if output is not None else ws.settings.home / "outputs" / f"{name}-{run.run_id[:12]}.ipynb"
-    env = ws.child_env(parent_run_id=run.run_id, notebook_path=rel, home=str(root), user=ws.actor)
+    out_path = Path(output).resolve() if output is not None else ctx.settings.home / "outputs" / f"{name}-{run.run_id[:12]}.ipynb"
+    env = ctx.child_env(parent_run_id=run.run_id, notebook_path=rel, home=str(root), user=ctx.actor)
     failure: BaseException | None = None
     result: dict[str, Any] = {
         "outcome": Outcome.FAILED.value,
@@ -258,7 +259,7 @@ def run_tracked(
     own_metrics: set[str] = set()
     data_nodes: list[tuple[str, str]] = []
     try:
-        _link_declared_inputs(ws, run.run_id, inputs)
+        _link_declared_inputs(ctx, run.run_id, inputs)
         execution = execute_notebook(
             path,
             out_path,
@@ -275,17 +276,17 @@ def run_tracked(
         failure = exc
         result["message"] = f"{type(exc).__name__}: {exc}"
         result["outcome"] = Outcome.KILLED.value if isinstance(exc, KeyboardInterrupt) else Outcome.FAILED.value
-    _close_kernel_runs(ws, run.run_id, result["outcome"])
+    _close_kernel_runs(ctx, run.run_id, result["outcome"])
     try:
         if out_path.is_file():
-            object_id = ws.objects.put_file(out_path).object_id
-            ws.tracking.log_artifact(run.run_id, out_path, "mlops")
-        metrics, own_metrics, data_nodes = _children_details(ws, run.run_id)
+            object_id = ctx.objects.put_file(out_path).object_id
+            ctx.tracking.log_artifact(run.run_id, out_path, "mlops")
+        metrics, own_metrics, data_nodes = _children_details(ctx, run.run_id)
         if result["outcome"] == Outcome.SUCCEEDED.value:
             missing = []
-            run_ids = _stage_run_ids(ws, run.run_id) if any(io.kind == "model" for io in outputs) else []
+            run_ids = _stage_run_ids(ctx, run.run_id) if any(io.kind == "model" for io in outputs) else []
             for io in outputs:
-                fp = fingerprint(ws, io, base, run_ids=run_ids)
+                fp = fingerprint(ctx, io, base, run_ids=run_ids)
                 stale = io.kind == "file" and fp is not None and resolve_inside(base, io.ref).stat().st_mtime < wall0 - 1
                 if fp is None or stale:
                     missing.append(io.ref)
@@ -335,13 +336,13 @@ def run_tracked(
         data_versions=tuple(f"{t}:{i}" for t, i in data_nodes),
         seconds=round(seconds, 3),
     )
-    write_stage_record(ws, record, started=started, kernel=kernel, data_nodes=data_nodes, inputs_spec=inputs)
+    write_stage_record(ctx, record, started=started, kernel=kernel, data_nodes=data_nodes, inputs_spec=inputs)
     if failure is not None and not isinstance(failure, Exception):
         raise failure
     return record
 
 
-def _close_kernel_runs(ws: Workspace, run_id: str, outcome: str) -> None:
+def _close_kernel_runs(ctx: PipelineContext, run_id: str, outcome: str) -> None:
     """Close the runs the notebook's kernel left open below the stage run (the kernel is gone now).
 
     A kernel that ended normally closed its own runs at exit, so only our table is checked then;
@@ -356,15 +357,17 @@ def _close_kernel_runs(ws: Workspace, run_id: str, outcome: str) -> None:
         Outcome.TIMED_OUT.value: "the stage timed out and its kernel was stopped with the run open",
     }.get(outcome, "the stage's kernel ended with the run open")
     try:
-        close_children(ws, run_id, why, search_mlflow=bad)
+        close_children(ctx, run_id, why, search_mlflow=bad)
         if bad:
-            ws.reap()
+            from .liveness import reap_stale
+
+            reap_stale(ctx)
     except MlopsError:
         pass  # the next open of the workspace reaps them
 
 
 def write_stage_record(
-    ws: Workspace,
+    ctx: PipelineContext,
     rec: NotebookRun,
     *,
     started: str,
@@ -375,8 +378,8 @@ def write_stage_record(
 ) -> None:
     """The ``stage_runs`` row, its audit event and lineage edges, in one transaction."""
     env_hash = environment_hash()
-    with ws.transaction() as conn:
-        event = ws.record(
+    with ctx.transaction() as conn:
+        event = ctx.record(
             conn,
             action,
             "stage_run",
@@ -432,16 +435,16 @@ def write_stage_record(
         )
         run_node = ("run", rec.run_id or rec.source_run_id or "")
         if rec.pipeline_run_id and run_node[1]:
-            ws.link(
+            ctx.link(
                 conn, ("pipeline_run", rec.pipeline_run_id), "contains", run_node, {"stage": rec.stage, "outcome": rec.outcome}
             )
         if rec.run_id:
             if rec.output_object_id:
-                ws.link(conn, run_node, "produced", ("object", rec.output_object_id), {"kind": "executed_notebook"})
+                ctx.link(conn, run_node, "produced", ("object", rec.output_object_id), {"kind": "executed_notebook"})
             for node in data_nodes:
-                ws.link(conn, run_node, "used", node)
+                ctx.link(conn, run_node, "used", node)
             for key, fp in (inputs_spec or {}).items():
-                ws.link(
+                ctx.link(
                     conn,
                     ("file" if key.startswith("file:") else "data", key.removeprefix("file:")),
                     "input_to",
@@ -449,7 +452,7 @@ def write_stage_record(
                     {"fingerprint": fp},
                 )
             for key, fp in rec.outputs.items():
-                ws.link(
+                ctx.link(
                     conn,
                     run_node,
                     "produced",

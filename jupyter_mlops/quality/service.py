@@ -27,7 +27,8 @@ from .rules import RuleSet, load_rules, rules_from_schema
 from .schema import quality_reports
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from ..core.context import Context
+    from ..data.service import DataService
 
 __all__ = ["FAIL_ON", "QualityService"]
 
@@ -36,10 +37,11 @@ FAIL_ON = (None, "error")
 
 
 class QualityService:
-    """Quality checks of one workspace (``ws.quality``)."""
+    """Quality checks of one workspace (``ws.quality``), on frames and on the data service's versions."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, ctx: Context, data: DataService) -> None:
+        self.ctx = ctx
+        self.data = data
 
     # -- checking -----------------------------------------------------------------------------
     def check(
@@ -118,7 +120,7 @@ class QualityService:
         if isinstance(data, str) or _is_version(data):
             version = self._version(data)
             ref = f"{version.name}@{version.version}"
-            frame = self.ws.data.load(ref)
+            frame = self.data.load(ref)
             if not isinstance(frame, pd.DataFrame):
                 raise UnsupportedData(
                     f"{ref} is not a table (it loads as {type(frame).__name__})",
@@ -139,7 +141,7 @@ class QualityService:
         if _is_version(spec):
             return spec
         parsed = parse_version_spec(spec, kind="data version")
-        version = self.ws.data.get(str(parsed))
+        version = self.data.get(str(parsed))
         if version is None:
             raise NotFound(f"no data version {spec!r}", value=spec, hint="list versions with `jupyter-mlops data list`")
         return version
@@ -165,9 +167,9 @@ class QualityService:
     ) -> QualityReport:
         from ..tracking.runs import run_for
 
-        ws = self.ws
-        run = run_for(ws)
-        run_id = run.run_id if run is not None and run.ws.settings.root == ws.settings.root else None
+        ctx = self.ctx
+        run = run_for(ctx)
+        run_id = run.run_id if run is not None and run.ctx.settings.root == ctx.settings.root else None
         report_id = f"qr-{uuid.uuid4().hex[:20]}"
         name, _, number = (ref or "").partition("@")
         base: dict[str, Any] = {
@@ -180,8 +182,8 @@ class QualityService:
             "n_columns": len(frame.columns),
             "n_checks": ruleset.n_checks,
         }
-        with ws.transaction() as conn:
-            event = ws.record(
+        with ctx.transaction() as conn:
+            event = ctx.record(
                 conn,
                 "data.check",
                 "quality_report",
@@ -198,7 +200,7 @@ class QualityService:
                 id=report_id,
                 failures=failures,
                 sensitive=sensitive,
-                actor=ws.actor,
+                actor=ctx.actor,
                 ts=event.ts,
                 run_id=run_id,
                 **base,
@@ -211,7 +213,7 @@ class QualityService:
                     n_failed_checks=len(failures),
                     failures=canonical_json([f.to_dict() for f in failures]),
                     sensitive=canonical_json(list(sensitive)),
-                    actor=ws.actor,
+                    actor=ctx.actor,
                     ts=event.ts,
                     run_id=run_id,
                     audit_seq=event.seq,
@@ -219,9 +221,9 @@ class QualityService:
                 )
             )
             if ref:
-                ws.link(conn, ("data_version", ref), "checked_by", ("quality_report", report_id))
+                ctx.link(conn, ("data_version", ref), "checked_by", ("quality_report", report_id))
             if run_id:
-                ws.link(conn, ("quality_report", report_id), "logged_in", ("run", run_id))
+                ctx.link(conn, ("quality_report", report_id), "logged_in", ("run", run_id))
         if run is not None and run_id:
             label = name or "data"
             run.log_metric(f"quality.{label}.failed_checks", len(failures))
@@ -236,7 +238,7 @@ class QualityService:
             raise InvalidInput(
                 f"invalid report id {report_id!r}", value=repr(report_id)[:80], hint="ids look like qr-1a2b...", field="id"
             )
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             row = conn.execute(sa.select(quality_reports).where(quality_reports.c.id == report_id)).first()
         if row is None:
             raise NotFound(
@@ -260,9 +262,8 @@ class QualityService:
     def _list(self, where: Any, limit: int) -> QualityReportList:
         if not 1 <= int(limit) <= 10_000:
             raise InvalidInput(f"limit must be between 1 and 10000, got {limit}", value=limit, field="limit")
-        self.ws._ensure_schema()
         q = sa.select(quality_reports).where(where).order_by(quality_reports.c.ts.desc()).limit(int(limit))
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             return QualityReportList(_from_row(r) for r in conn.execute(q))
 
     @staticmethod

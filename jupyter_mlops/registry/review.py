@@ -1,9 +1,10 @@
 """Four-eyes review and alias promotion: the rules, checked before anything is written.
 
-- A version can be submitted only with a completed evaluation and a model card (asked of
-  ``ws.evaluation.latest_for(ref)`` and ``ws.cards.latest_for(ref)``, ``None`` when absent).
+- A version can be submitted only with a completed evaluation and a model card (asked of the
+  registry's ``evaluation_of(ref)`` and ``card_of(ref)``, which the workspace wires to
+  ``ws.evaluation.latest_for`` and ``ws.cards.latest_for``; ``None`` when absent).
 - An approval or rejection needs a pending review, an actor who is not the version's author and
-  who holds the reviewer role (``ws.authorize("model.approve", ...)``); approving twice is refused.
+  who holds the reviewer role (``ctx.authorize("model.approve", ...)``); approving twice is refused.
 - Aliases are case-insensitive: every alias is stored, compared and set in MLflow in lower case,
   so ``CHAMPION`` cannot dodge the rule for ``champion``. Every serving alias
   (``[review] serving_aliases``: ``champion``, ``production``, ``prod``, ``live`` by default)
@@ -20,6 +21,7 @@ registry, the reviews and the audit chain unchanged (a missing role is itself au
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -66,13 +68,8 @@ def _text(value: object, field: str) -> str:
     return value.strip()
 
 
-def _recorded(ws: Any, service: str, ref: str) -> Any:
-    """What ``ws.<service>.latest_for(ref)`` returns, or ``None`` when the service is not installed."""
-    try:
-        svc = getattr(ws, service)
-    except ModuleNotFoundError:
-        return None
-    lookup = getattr(svc, "latest_for", None)
+def _recorded(lookup: Callable[[str], Any] | None, ref: str) -> Any:
+    """What ``lookup(ref)`` found, or ``None`` when nothing (complete) was recorded or there is no lookup."""
     if lookup is None:
         return None
     found = lookup(ref)
@@ -91,13 +88,13 @@ def _status_in_txn(conn: Connection, name: str, version: int) -> str:
 
 
 def _write_review(reg: ModelRegistry, row: Any, action: str, before: str, after: str, text: str, extra: dict[str, Any]) -> Review:
-    ws = reg.ws
+    ctx = reg.ctx
     ref = f"{row.name}@{row.version}"
-    with ws.transaction() as conn:
+    with ctx.transaction() as conn:
         now = _status_in_txn(conn, row.name, row.version)
         if now != before:
             raise Conflict(f"{ref} changed state while you acted: it is now {now}", value=ref, hint="look at it again and retry")
-        event = ws.record(
+        event = ctx.record(
             conn,
             _ACTIONS[action],
             "model_version",
@@ -109,7 +106,7 @@ def _write_review(reg: ModelRegistry, row: Any, action: str, before: str, after:
                 name=row.name,
                 version=row.version,
                 action=action,
-                actor=ws.actor,
+                actor=ctx.actor,
                 ts=event.ts,
                 text=text,
                 status_before=before,
@@ -123,8 +120,8 @@ def _write_review(reg: ModelRegistry, row: Any, action: str, before: str, after:
             .where(model_versions.c.name == row.name, model_versions.c.version == row.version)
             .values(status=after)
         )
-        ws.link(conn, ("model_version", ref), f"review_{action}", ("review", str(review_id)))
-    return Review(row.name, row.version, action, ws.actor, event.ts, text, before, after, event.seq)
+        ctx.link(conn, ("model_version", ref), f"review_{action}", ("review", str(review_id)))
+    return Review(row.name, row.version, action, ctx.actor, event.ts, text, before, after, event.seq)
 
 
 def _last_decider(conn: Connection, name: str, version: int, action: str) -> str | None:
@@ -142,17 +139,16 @@ def _last_decider(conn: Connection, name: str, version: int, action: str) -> str
 def request_review(reg: ModelRegistry, spec: str, note: str) -> Review:
     """Submit ``spec`` for review (see the module docstring for the rules)."""
     text = _text(note, "note")
-    ws = reg.ws
-    ws._ensure_schema()
-    with ws.db.read() as conn:
+    ctx = reg.ctx
+    with ctx.read() as conn:
         row = reg._row(conn, spec)
     ref = f"{row.name}@{row.version}"
     if row.status == "pending":
         raise Conflict(f"{ref} is already waiting for review", value=ref, hint="a reviewer can approve or reject it")
     if row.status == "approved":
         raise Conflict(f"{ref} is already approved", value=ref, hint=f"promote it with `jupyter-mlops model promote {ref}`")
-    evaluation = _recorded(ws, "evaluation", ref)
-    card = _recorded(ws, "cards", ref)
+    evaluation = _recorded(reg.evaluation_of, ref)
+    card = _recorded(reg.card_of, ref)
     missing = [what for what, found in ((_MISSING_EVAL, evaluation), (_MISSING_CARD, card)) if found is None]
     if missing:
         raise ReviewRuleViolation(
@@ -183,18 +179,17 @@ def _ident(found: Any) -> dict[str, Any]:
 def decide(reg: ModelRegistry, spec: str, comment: str, *, approve: bool) -> Review:
     """Approve or reject a pending review (four eyes, reviewer role, no double approval)."""
     text = _text(comment, "comment")
-    ws = reg.ws
-    ws._ensure_schema()
+    ctx = reg.ctx
     verb = "approve" if approve else "reject"
-    with ws.db.read() as conn:
+    with ctx.read() as conn:
         row = reg._row(conn, spec)
         approver = _last_decider(conn, row.name, row.version, "approve")
         rejecter = _last_decider(conn, row.name, row.version, "reject")
     ref = f"{row.name}@{row.version}"
-    if ws.actor == row.author:
+    if ctx.actor == row.author:
         raise ReviewRuleViolation(
-            f"{ws.actor} logged {ref} and cannot {verb} it: four eyes means a reviewer other than the author decides",
-            value=ws.actor,
+            f"{ctx.actor} logged {ref} and cannot {verb} it: four eyes means a reviewer other than the author decides",
+            value=ctx.actor,
             hint="ask another member of [review] reviewers in .mlops/config.toml",
             field="actor",
         )
@@ -216,19 +211,18 @@ def decide(reg: ModelRegistry, spec: str, comment: str, *, approve: bool) -> Rev
             value=ref,
             hint=f"its author requests one first with `jupyter-mlops model request-review {ref}`",
         )
-    ws.authorize("model.approve", ref)
+    ctx.authorize("model.approve", ref)
     return _write_review(reg, row, verb, "pending", "approved" if approve else "rejected", text, {})
 
 
 def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
     """Move ``alias`` to ``spec``; the serving alias only to an approved version."""
-    ws = reg.ws
+    ctx = reg.ctx
     from ..tracking import models as mlf
 
-    alias = validate_alias(alias if alias is not None else ws.settings.serving_alias)
-    guarded = alias in {a.lower() for a in ws.settings.serving_aliases} or alias == ws.settings.serving_alias.lower()
-    ws._ensure_schema()
-    with ws.db.read() as conn:
+    alias = validate_alias(alias if alias is not None else ctx.settings.serving_alias)
+    guarded = alias in {a.lower() for a in ctx.settings.serving_aliases} or alias == ctx.settings.serving_alias.lower()
+    with ctx.read() as conn:
         row = reg._row(conn, spec)
         current = reg._aliases(conn, row.name).get(alias)
         approved_by = _last_decider(conn, row.name, row.version, "approve") if row.status == "approved" else None
@@ -250,15 +244,15 @@ def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
         )
     if current == row.version:
         raise Conflict(f"{row.name}@{alias} already points at version {row.version}", value=ref)
-    ws.authorize("model.promote", ref, owner=row.author)
+    ctx.authorize("model.promote", ref, owner=row.author)
     mlflow_set = False
     try:
-        with ws.transaction() as conn:
+        with ctx.transaction() as conn:
             if reg._aliases(conn, row.name).get(alias) != current or (
                 guarded and _status_in_txn(conn, row.name, row.version) != "approved"
             ):
                 raise Conflict(f"{row.name}@{alias} or {ref} changed while you acted", value=ref, hint="look again and retry")
-            event = ws.record(
+            event = ctx.record(
                 conn,
                 "model.promote",
                 "model_version",
@@ -278,25 +272,25 @@ def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
                     alias=alias,
                     from_version=current,
                     to_version=row.version,
-                    actor=ws.actor,
+                    actor=ctx.actor,
                     ts=event.ts,
                     approved_by=approved_by,
                     audit_seq=event.seq,
                 )
             )
-            mlf.set_alias(ws.tracking, row.name, alias, row.version)
+            mlf.set_alias(ctx.tracking, row.name, alias, row.version)
             mlflow_set = True
     except BaseException:
         if mlflow_set:  # the metadata did not commit: put MLflow's alias back
             try:
                 if current is None:
-                    mlf.delete_alias(ws.tracking, row.name, alias)
+                    mlf.delete_alias(ctx.tracking, row.name, alias)
                 else:
-                    mlf.set_alias(ws.tracking, row.name, alias, current)
+                    mlf.set_alias(ctx.tracking, row.name, alias, current)
             except MlopsError:
                 pass
         raise
-    return AliasMove(row.name, alias, current, row.version, ws.actor, event.ts, approved_by, event.seq)
+    return AliasMove(row.name, alias, current, row.version, ctx.actor, event.ts, approved_by, event.seq)
 
 
 def check_aliases(reg: ModelRegistry) -> AliasCheck:
@@ -307,17 +301,16 @@ def check_aliases(reg: ModelRegistry) -> AliasCheck:
     """
     from ..tracking import models as mlf
 
-    ws = reg.ws
-    ws._ensure_schema()
+    ctx = reg.ctx
     findings: list[dict[str, Any]] = []
-    serving = {a.lower() for a in ws.settings.serving_aliases}
-    with ws.db.read() as conn:
+    serving = {a.lower() for a in ctx.settings.serving_aliases}
+    with ctx.read() as conn:
         names = [r[0] for r in conn.execute(sa.select(model_versions.c.name).distinct().order_by(model_versions.c.name))]
         for name in names:
             for alias, version in sorted(reg._aliases(conn, name).items()):
                 if alias != alias.lower():
                     findings.append({"model": name, "alias": alias, "version": version, "where": "alias history"})
-    for name, alias, version in mlf.list_aliases(ws.tracking):
+    for name, alias, version in mlf.list_aliases(ctx.tracking):
         if alias != alias.lower():
             findings.append({"model": name, "alias": alias, "version": version, "where": "MLflow"})
     for f in findings:

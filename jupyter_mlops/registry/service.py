@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -29,9 +30,10 @@ from .schema import model_alias_history, model_reviews, model_versions
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from ..core.context import Context
+    from ..data.service import DataService
     from ..tracking.models import PreparedModel
     from ..tracking.runs import ActiveRun, TrackedRun
-    from ..workspace import Workspace
 
 __all__ = ["ModelRegistry"]
 
@@ -53,8 +55,8 @@ def _trusted(types: Any) -> tuple[str, ...]:
 _known: dict[tuple[str, int], tuple[weakref.ref[Any], str, str]] = {}
 
 
-def _remember(ws: Workspace, model: Any, ref: str, sha: str) -> None:
-    key = (str(ws.settings.root), id(model))
+def _remember(ctx: Context, model: Any, ref: str, sha: str) -> None:
+    key = (str(ctx.settings.root), id(model))
 
     def forget(_gone: weakref.ref[Any]) -> None:
         _known.pop(key, None)
@@ -66,11 +68,44 @@ def _remember(ws: Workspace, model: Any, ref: str, sha: str) -> None:
     _known[key] = (ref_to, ref, sha)
 
 
-class ModelRegistry:
-    """Model logging, loading, listing and review for one workspace (``ws.models``)."""
+#: Looks up the evidence a review request rests on for ``name@N``: its latest evaluation or card, or ``None``.
+EvidenceLookup = Callable[[str], Any]
+#: Called after a version is logged: ``(ref, model content sha256, run id or None)``.
+LoggedHook = Callable[[str, str, "str | None"], object]
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+
+class ModelRegistry:
+    """Model logging, loading, listing and review for one workspace (``ws.models``).
+
+    Parameters
+    ----------
+    ctx
+        What the workspace gives a capability (:class:`~jupyter_mlops.core.context.Context`).
+    data
+        The data service: the training data a version was taken from.
+    evaluation_of, card_of
+        Where a review request finds the version's latest evaluation and model card (the
+        capabilities that build on the registry; the composition root hands them in). Without
+        them, no version can be submitted for review.
+    on_logged
+        Called once a version is logged, so the evaluations made of the same model earlier in
+        the run attach to it.
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        data: DataService,
+        *,
+        evaluation_of: EvidenceLookup | None = None,
+        card_of: EvidenceLookup | None = None,
+        on_logged: LoggedHook | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.data = data
+        self.evaluation_of = evaluation_of
+        self.card_of = card_of
+        self.on_logged = on_logged
 
     # -- logging --------------------------------------------------------------------------------
     def log_model(
@@ -112,7 +147,7 @@ class ModelRegistry:
         earlier in the same run attach to the new version.
         """
         from ..tracking.models import prepare_sklearn
-        from ..tracking.runs import run_for
+        from ..tracking.runs import ActiveRun, run_for
 
         name = validate_name(name, kind="model name")
         if X_example is None:
@@ -120,11 +155,11 @@ class ModelRegistry:
                 "X_example is required", hint="pass a few training rows, e.g. X_example=X_train.head()", field="X_example"
             )
         prepared = prepare_sklearn(model, X_example, serialization=serialization, trusted_types=_trusted(trusted_types))
-        origin = self.ws.data.origin(prepared.example)  # the rows the signature came from
-        run = run_for(self.ws)
+        origin = self.data.origin(prepared.example)  # the rows the signature came from
+        run = run_for(self.ctx)
         own: ActiveRun | None = None
-        if run is None or run.ws.settings.root != self.ws.settings.root:
-            own = self.ws.start_run("log_model", kind="log_model")
+        if run is None or run.ctx.settings.root != self.ctx.settings.root:
+            own = ActiveRun(self.ctx, "log_model", kind="log_model")
             run = own.start()
         try:
             version = self._log_in_run(prepared, name, run, origin)
@@ -135,8 +170,9 @@ class ModelRegistry:
         if own is not None:
             own.end()
         # Evaluations of this very model made before it was logged now belong to the version.
-        self.ws.evaluation.attach(version.ref, prepared.content_sha256, None if own is not None else run.run_id)
-        _remember(self.ws, model, version.ref, prepared.content_sha256)
+        if self.on_logged is not None:
+            self.on_logged(version.ref, prepared.content_sha256, None if own is not None else run.run_id)
+        _remember(self.ctx, model, version.ref, prepared.content_sha256)
         return version
 
     def version_of(self, model: Any, run_id: str | None) -> str | None:
@@ -151,7 +187,7 @@ class ModelRegistry:
         from ..tracking.schema import runs
 
         sha = model_sha256(model)
-        known = _known.get((str(self.ws.settings.root), id(model)))
+        known = _known.get((str(self.ctx.settings.root), id(model)))
         if known is not None and known[0]() is model and known[2] == sha:
             return known[1]
         t = model_versions
@@ -159,9 +195,8 @@ class ModelRegistry:
         if run_id is not None:
             q = q.where(t.c.run_id == run_id)
         else:
-            q = q.join(runs, runs.c.run_id == t.c.run_id).where(runs.c.kind == "log_model", t.c.author == self.ws.actor)
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+            q = q.join(runs, runs.c.run_id == t.c.run_id).where(runs.c.kind == "log_model", t.c.author == self.ctx.actor)
+        with self.ctx.read() as conn:
             row = conn.execute(q).first()
         return None if row is None else f"{row.name}@{row.version}"
 
@@ -169,8 +204,8 @@ class ModelRegistry:
         from ..tracking import models as mlf
 
         run_id = run.run_id
-        ws = self.ws
-        backend = ws.tracking
+        ctx = self.ctx
+        backend = ctx.tracking
         trusted, serialization, model_type = prepared.trusted_types, prepared.serialization, prepared.model_type
         logged = mlf.log_sklearn(backend, prepared, run_id=run_id)
         number = mlf.register_version(backend, name, logged, run_id=run_id)
@@ -179,8 +214,8 @@ class ModelRegistry:
             manifest = mlf.hash_artifacts(backend, logged.artifact_uri)
             manifest_sha = sha256_json(manifest)
             code_sha, data_versions = self._provenance(run, origin)
-            with ws.transaction() as conn:
-                event = ws.record(
+            with ctx.transaction() as conn:
+                event = ctx.record(
                     conn,
                     "model.log",
                     "model_version",
@@ -203,7 +238,7 @@ class ModelRegistry:
                     sa.insert(model_versions).values(
                         name=name,
                         version=number,
-                        author=ws.actor,
+                        author=ctx.actor,
                         created=event.ts,
                         run_id=run_id,
                         model_uri=logged.model_uri,
@@ -223,11 +258,11 @@ class ModelRegistry:
                         model_sha256=prepared.content_sha256,
                     )
                 )
-                ws.link(conn, ("run", run_id), "produced", ("model_version", ref))
+                ctx.link(conn, ("run", run_id), "produced", ("model_version", ref))
                 for dv in data_versions:
                     derived = origin.get("derived") if origin.get("data_version") == dv else None
                     edge = {"derived": derived} if derived else None
-                    ws.link(conn, ("data_version", dv), "trained", ("model_version", ref), edge)
+                    ctx.link(conn, ("data_version", dv), "trained", ("model_version", ref), edge)
         except BaseException:
             with contextlib.suppress(MlopsError):
                 mlf.delete_version(backend, name, number)
@@ -245,13 +280,13 @@ class ModelRegistry:
         from ..tracking.schema import runs
 
         run_id = run.run_id
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             code = conn.execute(sa.select(runs.c.source_sha256).where(runs.c.run_id == run_id)).scalar()
-            read = data_read_by(conn, reading_runs(self.ws, run))
+            read = data_read_by(conn, reading_runs(self.ctx, run))
         first = [origin["data_version"]] if origin.get("data_version") else []
         data_versions = list(dict.fromkeys([*first, *read]))
         if not code:
-            code = self.ws.tracking.get_run(run_id)["tags"].get("mlops.source_sha256")
+            code = self.ctx.tracking.get_run(run_id)["tags"].get("mlops.source_sha256")
         return (str(code) if code else None), data_versions
 
     # -- reading --------------------------------------------------------------------------------
@@ -328,8 +363,7 @@ class ModelRegistry:
 
     def get(self, spec: str) -> ModelVersion:
         """The version ``spec`` names (``name@3``, ``name@latest``, ``name@champion`` ...)."""
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             return self._entity(conn, self._row(conn, spec))
 
     def resolve(self, spec: str) -> str:
@@ -338,19 +372,17 @@ class ModelRegistry:
 
     def list_models(self, name: str | None = None) -> ModelTable:
         """Every registered version (of ``name``, if given), by name and newest version first."""
-        self.ws._ensure_schema()
         t = model_versions
         q = sa.select(t).order_by(t.c.name, t.c.version.desc())
         if name is not None:
             q = q.where(t.c.name == validate_name(name, kind="model name"))
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             return ModelTable(tuple(self._entity(conn, r) for r in conn.execute(q).all()))
 
     def reviews(self, spec: str) -> tuple[Review, ...]:
         """The review requests, approvals and rejections of a version, oldest first."""
-        self.ws._ensure_schema()
         r = model_reviews
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             row = self._row(conn, spec)
             rows = conn.execute(sa.select(r).where(r.c.name == row.name, r.c.version == row.version).order_by(r.c.id)).all()
         return tuple(
@@ -359,13 +391,12 @@ class ModelRegistry:
 
     def alias_history(self, name: str, alias: str | None = None) -> AliasHistory:
         """Every move of ``name``'s aliases (or of one alias): who, when, from, to, approved by."""
-        self.ws._ensure_schema()
         name = validate_name(name, kind="model name")
         h = model_alias_history
         q = sa.select(h).where(h.c.name == name).order_by(h.c.id)
         if alias is not None:
             q = q.where(h.c.alias == _review.validate_alias(alias))
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             if conn.execute(sa.select(model_versions.c.name).where(model_versions.c.name == name).limit(1)).first() is None:
                 raise NotFound(
                     f"no model named {name!r}", value=name, hint="`jupyter-mlops model list` shows the models", field="name"
@@ -397,7 +428,7 @@ class ModelRegistry:
             )
         vs = parse_version_spec(spec, default_alias="latest", kind="model version")
         if vs.alias and vs.alias != "latest":
-            in_mlflow = mlf.get_alias(self.ws.tracking, mv.name, vs.alias)
+            in_mlflow = mlf.get_alias(self.ctx.tracking, mv.name, vs.alias)
             if in_mlflow != mv.version:
                 raise IntegrityError(
                     f"MLflow points {mv.name}@{vs.alias} at version {in_mlflow}, the registry at version {mv.version}",
@@ -405,9 +436,9 @@ class ModelRegistry:
                     hint="the alias was moved outside jupyter-mlops; move it back with "
                     f"`jupyter-mlops model promote {mv.ref} --alias {vs.alias}`",
                 )
-        with mlf.fetch_verified(self.ws.tracking, mv.artifact_uri, mv.manifest, ref=mv.ref) as folder:
+        with mlf.fetch_verified(self.ctx.tracking, mv.artifact_uri, mv.manifest, ref=mv.ref) as folder:
             model = mlf.load_verified(folder, serialization=mv.serialization, trusted_types=mv.trusted_types, ref=mv.ref)
-        _remember(self.ws, model, mv.ref, mlf.model_sha256(model))  # evaluate(model) then knows its version
+        _remember(self.ctx, model, mv.ref, mlf.model_sha256(model))  # evaluate(model) then knows its version
         return model
 
     # -- review (rules in registry/review.py) ------------------------------------------------------

@@ -21,7 +21,7 @@ from .runtime.control import State, summarize
 from .schema import deployment_changes, deployments
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .context import ServingContext
 
 __all__ = ["WorkspaceControl"]
 
@@ -36,21 +36,19 @@ def _models(state: State | None) -> dict[str, str]:
 
 
 class WorkspaceControl:
-    """The state of deployment ``name`` in ``ws``'s metadata database."""
+    """The state of deployment ``name`` in ``ctx``'s metadata database."""
 
-    def __init__(self, ws: Workspace, name: str) -> None:
-        self.ws = ws
+    def __init__(self, ctx: ServingContext, name: str) -> None:
+        self.ctx = ctx
         self.name = name
-        self.actor = ws.actor
+        self.actor = ctx.actor
 
     def exists(self) -> bool:
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             return conn.execute(sa.select(deployments.c.name).where(deployments.c.name == self.name)).first() is not None
 
     def load(self) -> State:
-        self.ws._ensure_schema()
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             row = conn.execute(sa.select(deployments.c.state).where(deployments.c.name == self.name)).first()
         if row is None:
             raise NotFound(
@@ -63,7 +61,7 @@ class WorkspaceControl:
         return state
 
     def poll(self, revision: int) -> State | None:
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             row = conn.execute(
                 sa.select(deployments.c.revision, deployments.c.state).where(deployments.c.name == self.name)
             ).first()
@@ -73,8 +71,8 @@ class WorkspaceControl:
         return state
 
     def _write(self, conn: Any, action: str, before: State | None, after: State, payload: dict[str, Any]) -> None:
-        ws = self.ws
-        event = ws.record(
+        ctx = self.ctx
+        event = ctx.record(
             conn,
             action,
             "deployment",
@@ -85,21 +83,21 @@ class WorkspaceControl:
         if before is None:
             conn.execute(
                 sa.insert(deployments).values(
-                    name=self.name, revision=after["revision"], state=text, created=event.ts, updated=event.ts, actor=ws.actor
+                    name=self.name, revision=after["revision"], state=text, created=event.ts, updated=event.ts, actor=ctx.actor
                 )
             )
         else:
             conn.execute(
                 sa.update(deployments)
                 .where(deployments.c.name == self.name)
-                .values(revision=after["revision"], state=text, updated=event.ts, actor=ws.actor)
+                .values(revision=after["revision"], state=text, updated=event.ts, actor=ctx.actor)
             )
         conn.execute(
             sa.insert(deployment_changes).values(
                 name=self.name,
                 revision=after["revision"],
                 action=action,
-                actor=ws.actor,
+                actor=ctx.actor,
                 ts=event.ts,
                 before=None if before is None else json.dumps(before, sort_keys=True),
                 after=text,
@@ -109,7 +107,7 @@ class WorkspaceControl:
         old = _models(before)
         for ref, role in _models(after).items():
             if old.get(ref) != role:
-                ws.link(
+                ctx.link(
                     conn,
                     ("model_version", ref),
                     "deployed_to",
@@ -119,16 +117,14 @@ class WorkspaceControl:
 
     def create(self, state: State, action: str = "deployment.create", payload: dict[str, Any] | None = None) -> State:
         """Write the first state of a new deployment."""
-        self.ws._ensure_schema()
-        with self.ws.transaction() as conn:
+        with self.ctx.transaction() as conn:
             if conn.execute(sa.select(deployments.c.name).where(deployments.c.name == self.name)).first() is not None:
                 raise Conflict(f"deployment {self.name!r} exists already", value=self.name)
             self._write(conn, action, None, state, payload or {})
         return state
 
     def update(self, action: str, change: Callable[[State], State], payload: dict[str, Any] | None = None) -> State:
-        self.ws._ensure_schema()
-        with self.ws.transaction() as conn:
+        with self.ctx.transaction() as conn:
             row = conn.execute(sa.select(deployments.c.state).where(deployments.c.name == self.name)).first()
             if row is None:
                 raise NotFound(f"no deployment named {self.name!r}", value=self.name, field="deployment")
@@ -139,8 +135,8 @@ class WorkspaceControl:
         return after
 
     def event(self, action: str, payload: dict[str, Any]) -> None:
-        with self.ws.transaction() as conn:
-            self.ws.record(conn, action, "deployment", self.name, payload)
+        with self.ctx.transaction() as conn:
+            self.ctx.record(conn, action, "deployment", self.name, payload)
 
     def promoted(self, ref: str, aliases: Sequence[str]) -> dict[str, Any]:
         """Move each alias to the promoted canary ``ref`` through the registry.
@@ -155,10 +151,10 @@ class WorkspaceControl:
         name = ref.partition("@")[0]
         for alias in aliases:
             try:
-                self.ws.models.promote(ref, alias)
+                self.ctx.models.promote(ref, alias)
             except Conflict as err:
                 try:
-                    there = self.ws.models.get(f"{name}@{alias}").ref == ref
+                    there = self.ctx.models.get(f"{name}@{alias}").ref == ref
                 except MlopsError:
                     there = False
                 if there:  # it already named the canary
@@ -174,7 +170,7 @@ class WorkspaceControl:
     def changes(self, limit: int = 200) -> list[dict[str, Any]]:
         """The deployment's changes, newest first."""
         t = deployment_changes
-        with self.ws.db.read() as conn:
+        with self.ctx.read() as conn:
             rows = conn.execute(sa.select(t).where(t.c.name == self.name).order_by(t.c.id.desc()).limit(limit)).all()
         return [
             {

@@ -17,44 +17,44 @@ from ..errors import ReviewRuleViolation
 
 if TYPE_CHECKING:
     from ..registry.entities import ModelVersion
-    from ..workspace import Workspace
+    from .context import ServingContext
 
 __all__ = ["compliance_report", "require_compliance", "require_servable"]
 
 
-def require_servable(ws: Workspace, spec: str, *, action: str = "serve") -> ModelVersion:
+def require_servable(ctx: ServingContext, spec: str, *, action: str = "serve") -> ModelVersion:
     """The version ``spec`` names, if it may be served; otherwise a refusal naming the missing step."""
-    mv = ws.models.get(spec)
+    mv = ctx.models.get(spec)
     ref = mv.ref
     if mv.status != "approved":
-        steps = _missing_steps(ws, mv)
+        steps = _missing_steps(ctx, mv)
         raise ReviewRuleViolation(
             f"cannot {action} {spec if spec == ref else f'{spec} ({ref})'}: {ref} has no approval: {steps}",
             value=ref,
             hint=f"`jupyter-mlops model request-review {ref}`, then a reviewer runs `jupyter-mlops model approve {ref}`",
             missing=["approval"],
         )
-    require_compliance(ws, mv, action=action)
+    require_compliance(ctx, mv, action=action)
     return mv
 
 
-def _missing_steps(ws: Workspace, mv: ModelVersion) -> str:
+def _missing_steps(ctx: ServingContext, mv: ModelVersion) -> str:
     if mv.status == "pending":
         return "its review is pending; a reviewer other than its author must approve it first"
     if mv.status == "rejected":
-        last = next((r for r in reversed(ws.models.reviews(mv.ref)) if r.action == "reject"), None)
+        last = next((r for r in reversed(ctx.models.reviews(mv.ref)) if r.action == "reject"), None)
         who = f" by {last.actor}" if last else ""
         return f"it was rejected{who}; log a fixed version or request a new review, and get one reviewer's approval first"
     todo = []
-    if ws.evaluation.latest_for(mv.ref) is None:
+    if ctx.evaluation.latest_for(mv.ref) is None:
         todo.append("evaluate it (mlops.evaluate)")
-    if ws.cards.latest_for(mv.ref) is None:
+    if ctx.cards.latest_for(mv.ref) is None:
         todo.append("build its model card (mlops.build_card)")
     todo.append("request review and get one reviewer's approval first")
     return ", ".join(todo)
 
 
-def compliance_report(ws: Workspace, mv: ModelVersion) -> Any | None:
+def compliance_report(ctx: ServingContext, mv: ModelVersion) -> Any | None:
     """The version's latest compliance report, or ``None``.
 
     Compliance reports are written by the governance capability, which is not part of this
@@ -63,13 +63,13 @@ def compliance_report(ws: Workspace, mv: ModelVersion) -> Any | None:
     return None
 
 
-def require_compliance(ws: Workspace, mv: ModelVersion, *, action: str = "serve") -> None:
+def require_compliance(ctx: ServingContext, mv: ModelVersion, *, action: str = "serve") -> None:
     """Refuse a version whose latest compliance report exists and did not pass.
 
     The governance issue makes a passing report mandatory here (refusing ``None`` with
     "check_compliance first"); ``serve``, ``package`` and ``deploy`` already call this.
     """
-    report = compliance_report(ws, mv)
+    report = compliance_report(ctx, mv)
     if report is not None and not bool(getattr(report, "passed", False)):
         raise ReviewRuleViolation(
             f"cannot {action} {mv.ref}: its compliance report did not pass",

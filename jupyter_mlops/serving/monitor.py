@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
+from ..audit.queries import events as audit_events
 from .drift import dataset_drift, feature_drift
 from .entities import MonitorReport
 from .runtime.analysis import percentile
@@ -79,7 +80,7 @@ class Monitor:
 
         state = self.svc.control(self.name).load()
         refs = [v["model"] for v in state["spec"]["variants"]]
-        signature = self.svc.ws.models.get(refs[0]).signature if refs else None
+        signature = self.svc.ctx.models.get(refs[0]).signature if refs else None
         inputs = (signature or {}).get("inputs") or []
         if isinstance(inputs, str):
             import json
@@ -98,12 +99,12 @@ class Monitor:
 def _reference(svc: ServingService, refs: list[str], columns: list[str]) -> tuple[str | None, Any]:
     """The first training data version of the served models that holds the feature columns."""
     for ref in refs:
-        mv = svc.ws.models.get(ref)
+        mv = svc.ctx.models.get(ref)
         for dv in mv.data_versions:
-            version = svc.ws.data.get(dv)
+            version = svc.ctx.data.get(dv)
             names = {c.get("name") for c in version.schema.get("columns", [])}
             if version.kind == "frame" and set(columns) <= names:
-                return version.spec, svc.ws.data.load(version.spec)
+                return version.spec, svc.ctx.data.load(version.spec)
     return None, None
 
 
@@ -165,7 +166,7 @@ def _report(mon: Monitor, *, record_alerts: bool) -> MonitorReport:
             "value": e.payload.get("value"),
             "threshold": e.payload.get("threshold"),
         }
-        for e in svc.ws.audit_events(object_type="deployment", object_id=name, limit=500)
+        for e in audit_events(svc.ctx, object_type="deployment", object_id=name, limit=500)
         if e.action in _ALERTS
     )
     window = {
@@ -213,7 +214,7 @@ def _record_drift_alert(
     last = next(
         (
             e
-            for e in svc.ws.audit_events(object_type="deployment", object_id=name, limit=500)
+            for e in audit_events(svc.ctx, object_type="deployment", object_id=name, limit=500)
             if e.action in ("serving.alert", "serving.alert_cleared") and e.payload.get("metric") == "dataset_drift"
         ),
         None,

@@ -279,11 +279,11 @@ def package(
         for mv in versions.values():
             svc.write_bundle(mv, stage)
         first = next(iter(versions.values()))
-        card = svc.ws.cards.latest_for(first.ref)
+        card = svc.ctx.cards.latest_for(first.ref)
         files: dict[str, bytes] = {}
         if card is not None:
             files["card.html"] = render_html(card, full_document=True).encode("utf-8")
-        report = compliance_report(svc.ws, first)
+        report = compliance_report(svc.ctx, first)
         if report is not None and hasattr(report, "_repr_html_"):
             files["compliance.html"] = str(report._repr_html_()).encode("utf-8")
         requirements, hashed = pinned_requirements()

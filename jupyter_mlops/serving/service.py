@@ -2,10 +2,10 @@
 
 ``ServingService(ws)`` is the one implementation behind ``jupyter-mlops serve | deploy | package
 | trace | monitor`` and the monitoring dashboard. What it needs from the workspace is small and
-explicit: ``ws.models`` (get, reviews, load_model), ``ws.data`` (get, load), ``ws.cards``,
-``ws.evaluation`` (latest_for), ``ws.tracking`` (the verified artifact copy), ``ws.db`` (reads),
-``ws.transaction``/``record``/``link`` (every change audited and lineage-linked), ``ws.actor`` and
-``ws.settings.home``.
+explicit, a :class:`~.context.ServingContext`: ``models`` (get, reviews, load_model), ``data``
+(get, load), ``cards`` and ``evaluation`` (latest_for), ``tracking`` (the verified artifact copy),
+``read``/``transaction``/``record``/``link`` (every change audited and lineage-linked), ``actor``
+and ``settings.home``.
 
 Each model a deployment names is checked by :func:`~.gate.require_servable`, loaded once through
 the registry's verified path, and written as a bundle (model file + ``model.json`` with its
@@ -31,7 +31,7 @@ from .runtime.spec import DeploymentSpec, Variant, load_spec, parse_spec
 
 if TYPE_CHECKING:
     from ..registry.entities import ModelVersion
-    from ..workspace import Workspace
+    from .context import ServingContext
     from .entities import DeploymentStatus, MonitorReport, Trace
 
 __all__ = ["ServingService"]
@@ -42,23 +42,23 @@ _MODEL_FILES = {"skops": "model.skops", "cloudpickle": "model.pkl"}
 class ServingService:
     """Deployments of one workspace."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+    def __init__(self, ctx: ServingContext) -> None:
+        self.ctx = ctx
 
     # -- where things live ---------------------------------------------------------------------
     def home(self, name: str) -> Path:
         """``.mlops/serving/<name>/``: bundles, the admin token, the prediction log."""
-        return self.ws.settings.home / "serving" / validate_name(name, kind="deployment name")
+        return self.ctx.settings.home / "serving" / validate_name(name, kind="deployment name")
 
     def log_dirs(self, name: str | None = None) -> list[Path]:
         """The prediction log folders of one deployment, or of all."""
-        root = self.ws.settings.home / "serving"
+        root = self.ctx.settings.home / "serving"
         if name is not None:
             return [self.home(name) / "log"]
         return sorted(p / "log" for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
     def control(self, name: str) -> WorkspaceControl:
-        return WorkspaceControl(self.ws, validate_name(name, kind="deployment name"))
+        return WorkspaceControl(self.ctx, validate_name(name, kind="deployment name"))
 
     # -- resolving -----------------------------------------------------------------------------
     def resolve(
@@ -94,7 +94,7 @@ class ServingService:
         versions: dict[str, ModelVersion] = {}
         resolved: dict[str, str] = {}
         for model in spec.models:
-            mv = require_servable(self.ws, model, action=action)
+            mv = require_servable(self.ctx, model, action=action)
             versions[mv.ref] = mv
             resolved[model] = mv.ref
         if len(set(resolved.values())) != len(resolved):
@@ -118,25 +118,25 @@ class ServingService:
         """Columns declared sensitive on the version's training data versions."""
         out: list[str] = []
         for dv in mv.data_versions:
-            out.extend(self.ws.data.get(dv).sensitive)
+            out.extend(self.ctx.data.get(dv).sensitive)
         return sorted(set(out))
 
     def write_bundle(self, mv: ModelVersion, root: Path) -> Path:
         """The version's verified model file and ``model.json`` in ``root/models/<name>-v<version>/``."""
         from ..tracking.models import fetch_verified
 
-        self.ws.models.load_model(mv.ref)  # every registry check: manifest hash, artifact hashes, trusted types
+        self.ctx.models.load_model(mv.ref)  # every registry check: manifest hash, artifact hashes, trusted types
         target = root / bundle_dir(mv.ref)
         tmp = target.with_name(target.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True, mode=0o700)
         model_file = _MODEL_FILES[mv.serialization]
-        with fetch_verified(self.ws.tracking, mv.artifact_uri, mv.manifest, ref=mv.ref) as folder:
+        with fetch_verified(self.ctx.tracking, mv.artifact_uri, mv.manifest, ref=mv.ref) as folder:
             shutil.copyfile(folder / model_file, tmp / model_file)
         digest, size = file_sha256(tmp / model_file)
         if digest != mv.manifest[model_file]["sha256"]:  # the copy must be the bytes the registry hashed
             raise Conflict(f"{mv.ref}: {model_file} changed while it was copied", value=mv.ref)
-        approver = next((r.actor for r in reversed(self.ws.models.reviews(mv.ref)) if r.action == "approve"), None)
+        approver = next((r.actor for r in reversed(self.ctx.models.reviews(mv.ref)) if r.action == "approve"), None)
         meta = {
             "format": BUNDLE_FORMAT,
             "ref": mv.ref,
@@ -192,7 +192,7 @@ class ServingService:
         spec = parse_spec(state["spec"], source=f"deployment {name!r}")
         home = self.home(spec.name)
         for ref in spec.models:
-            self.write_bundle(require_servable(self.ws, ref, action="serve"), home)
+            self.write_bundle(require_servable(self.ctx, ref, action="serve"), home)
         return spec
 
     def gateway(self, name: str, *, admin_token: str | None = None, invoke_token: str | None = None) -> Any:
@@ -249,7 +249,7 @@ class ServingService:
         """
         if isinstance(canary, bool) or not isinstance(canary, int) or not 1 <= canary <= 99:
             raise InvalidInput(f"--canary must be a percentage from 1 to 99, got {canary!r}", value=canary, field="canary")
-        mv = require_servable(self.ws, spec, action="deploy")
+        mv = require_servable(self.ctx, spec, action="deploy")
         name = name or mv.name
         control = self.control(name)
         state = control.load()
@@ -283,7 +283,7 @@ class ServingService:
         from .runtime.app import admin_change
 
         control = self.control(name)
-        change, audit, payload = admin_change(action, dict(body or {}), control.load(), actor=self.ws.actor)
+        change, audit, payload = admin_change(action, dict(body or {}), control.load(), actor=self.ctx.actor)
         return control.update(audit, change, {**payload, "via": "cli"})
 
     def stop(self, name: str, reason: str = "") -> State:

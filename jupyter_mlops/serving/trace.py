@@ -41,7 +41,7 @@ def trace(svc: ServingService, request_id: str) -> Trace:
             hint="request ids come from the X-Request-Id header; the logs are under .mlops/serving/<deployment>/log/",
             field="request_id",
         )
-    ws = svc.ws
+    ctx = svc.ctx
     ref = str(served["model_version"])
     steps: list[dict[str, Any]] = [
         {
@@ -65,7 +65,7 @@ def trace(svc: ServingService, request_id: str) -> Trace:
             "labels": [r.get("label") for r in records if r.get("kind") == "feedback"],
         }
     ]
-    mv = ws.models.get(ref)
+    mv = ctx.models.get(ref)
     steps.append(
         {
             "step": "model",
@@ -78,7 +78,7 @@ def trace(svc: ServingService, request_id: str) -> Trace:
             "status": mv.status,
         }
     )
-    reviews = ws.models.reviews(mv.ref)
+    reviews = ctx.models.reviews(mv.ref)
     steps.append(
         {
             "step": "review",
@@ -102,7 +102,7 @@ def trace(svc: ServingService, request_id: str) -> Trace:
             "changes": [{k: c[k] for k in ("revision", "action", "actor", "ts", "audit_seq")} for c in changes[-5:]],
         }
     )
-    run = get_run_record(ws.db, mv.run_id) if mv.run_id else None
+    run = get_run_record(ctx, mv.run_id) if mv.run_id else None
     steps.append(
         {
             "step": "run",
@@ -125,7 +125,7 @@ def trace(svc: ServingService, request_id: str) -> Trace:
     data = []
     for spec in mv.data_versions:
         try:
-            dv = ws.data.get(spec)
+            dv = ctx.data.get(spec)
             data.append(
                 {
                     "data_version": dv.spec,

@@ -17,10 +17,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .mlflow_backend import _wrap
+from .mlflow_backend import _wrap, as_mlflow
 
 if TYPE_CHECKING:
-    from .mlflow_backend import MlflowBackend
+    from ..core.context import TrackingBackend
 
 __all__ = ["DIGEST_LENGTH", "SOURCE_TYPE", "log_dataset_input", "mlflow_colspec"]
 
@@ -64,7 +64,7 @@ def mlflow_colspec(columns: Sequence[Mapping[str, Any]]) -> str:
 
 
 def log_dataset_input(
-    backend: MlflowBackend,
+    backend: TrackingBackend,
     run_id: str,
     *,
     name: str,
@@ -112,4 +112,4 @@ def log_dataset_input(
             profile=json.dumps(dict(profile), sort_keys=True) if profile else None,
         )
         inputs = [DatasetInput(dataset=dataset, tags=[InputTag(key=k, value=str(v)) for k, v in (tags or {}).items()])]
-        backend.client.log_inputs(run_id, datasets=inputs)
+        as_mlflow(backend).client.log_inputs(run_id, datasets=inputs)

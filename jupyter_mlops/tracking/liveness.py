@@ -40,7 +40,7 @@ from .schema import run_owners, runs
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from ..workspace import Workspace
+    from ..core.context import Context
     from .runs import ActiveRun
 
 __all__ = [
@@ -56,8 +56,8 @@ __all__ = [
 
 log = logging.getLogger("jupyter_mlops.liveness")
 
-#: ``reap(..., extra=...)`` hooks: ``fn(ws, conn, owner_row, reason) -> [Reaped, ...]`` inside the reap transaction.
-ExtraReaper = Callable[["Workspace", "Connection", Any, str], list["Reaped"]]
+#: ``reap(..., extra=...)`` hooks: ``fn(ctx, conn, owner_row, reason) -> [Reaped, ...]`` inside the reap transaction.
+ExtraReaper = Callable[["Context", "Connection", Any, str], list["Reaped"]]
 
 
 class RunAbandoned(Exception):
@@ -103,24 +103,24 @@ def _iso(ms: int) -> str:
 
 # -- owners -------------------------------------------------------------------------------------
 _lock = threading.Lock()
-_owners: dict[tuple[str, int], tuple[str, Workspace]] = {}
+_owners: dict[tuple[str, int], tuple[str, Context]] = {}
 _open: dict[str, set[ActiveRun]] = {}
 _exit_hook = False
 
 
-def ensure_owner(ws: Workspace) -> str:
-    """This process's owner id in ``ws``'s database, registered (one committed write) on first use.
+def ensure_owner(ctx: Context) -> str:
+    """This process's owner id in ``ctx``'s database, registered (one committed write) on first use.
 
     Raises
     ------
     WorkspaceReadOnly
         On a read-only workspace: nothing that starts a run may go on (not even in MLflow).
     """
-    if ws.read_only:
+    if ctx.read_only:
         from ..store.metadata import readonly_error, sqlite_path
 
-        raise readonly_error(sqlite_path(ws.settings.metadata_url) or ws.settings.metadata_url)
-    key = (ws.settings.metadata_url, os.getpid())
+        raise readonly_error(sqlite_path(ctx.settings.metadata_url) or ctx.settings.metadata_url)
+    key = (ctx.settings.metadata_url, os.getpid())
     hit = _owners.get(key)
     if hit is not None:
         return hit[0]
@@ -132,7 +132,7 @@ def ensure_owner(ws: Workspace) -> str:
         me = ProcessIdentity.current()
         owner_id = uuid.uuid4().hex
         ts = _now()
-        with ws.transaction() as conn:
+        with ctx.transaction() as conn:
             conn.execute(
                 sa.insert(run_owners).values(
                     owner_id=owner_id,
@@ -141,31 +141,31 @@ def ensure_owner(ws: Workspace) -> str:
                     pid_namespace=me.pid_namespace[:64],
                     pid=me.pid,
                     pid_start=me.start[:64],
-                    actor=ws.actor,
+                    actor=ctx.actor,
                     registered=ts,
                     last_seen=ts,
                 )
             )
-        _owners[key] = (owner_id, ws)
+        _owners[key] = (owner_id, ctx)
         if not _exit_hook:
             atexit.register(_at_exit)
             _exit_hook = True
         return owner_id
 
 
-def _owner_id(ws: Workspace) -> str | None:
-    hit = _owners.get((ws.settings.metadata_url, os.getpid()))
+def _owner_id(ctx: Context) -> str | None:
+    hit = _owners.get((ctx.settings.metadata_url, os.getpid()))
     return None if hit is None else hit[0]
 
 
-def touch(ws: Workspace, conn: Connection, *, besides: ActiveRun | None = None) -> None:
+def touch(ctx: Context, conn: Connection, *, besides: ActiveRun | None = None) -> None:
     """Record a sign of life of this process inside ``conn``'s transaction (no extra commit).
 
     Recorded only while this process has runs open other than ``besides``: a run's own start is
     already its sign of life, so the one that matters is what happened while an outer run (a
     pipeline, a stage, a run around %%track cells) was still open.
     """
-    owner_id = _owner_id(ws)
+    owner_id = _owner_id(ctx)
     if owner_id is None or not (_open.get(owner_id, set()) - {besides}):
         return
     conn.execute(sa.update(run_owners).where(run_owners.c.owner_id == owner_id).values(last_seen=_now()))
@@ -192,7 +192,7 @@ def owner_identity(row: Any) -> ProcessIdentity:
 
 def _at_exit() -> None:
     pid = os.getpid()
-    for (_url, owner_pid), (owner_id, ws) in list(_owners.items()):
+    for (_url, owner_pid), (owner_id, ctx) in list(_owners.items()):
         if owner_pid != pid:
             continue
         for run in list(_open.get(owner_id, ())):
@@ -201,7 +201,7 @@ def _at_exit() -> None:
             except BaseException:  # noqa: S112 - nothing may stop the other runs from closing at exit
                 continue
         try:
-            with ws.db.write() as conn:
+            with ctx.transaction() as conn:
                 ts = _now()
                 conn.execute(sa.update(run_owners).where(run_owners.c.owner_id == owner_id).values(closed=ts, last_seen=ts))
         except Exception:  # noqa: S110 - a later open reaps what this could not close
@@ -209,9 +209,9 @@ def _at_exit() -> None:
 
 
 # -- finding and closing -------------------------------------------------------------------------
-def dead_owners(ws: Workspace) -> list[Any]:
+def dead_owners(ctx: Context) -> list[Any]:
     """Open owner rows whose process is certainly gone (cheap: one query, one ``/proc`` read each)."""
-    with ws.db.read() as conn:
+    with ctx.read() as conn:
         rows = conn.execute(sa.select(run_owners).where(run_owners.c.closed.is_(None))).all()
     return [r for r in rows if process_state(owner_identity(r)) == "dead"]
 
@@ -221,18 +221,18 @@ def _quote(value: str) -> str:
 
 
 def _plan(
-    ws: Workspace, rows: dict[str, Any], found: dict[str, dict[str, Any]], reason: str, floor_ms: int
+    ctx: Context, rows: dict[str, Any], found: dict[str, dict[str, Any]], reason: str, floor_ms: int
 ) -> list[tuple[str, str, int, dict[str, Any] | None, Any]]:
     """Close the runs in MLflow first (idempotent); returns what to record for each."""
     plan = []
     for run_id in sorted(rows.keys() | found.keys()):
-        state = found.get(run_id) or ws.tracking.run_state(run_id)
+        state = found.get(run_id) or ctx.tracking.run_state(run_id)
         row = rows.get(run_id)
         last = max(floor_ms, _ms(row.started) if row is not None else 0, int((state or {}).get("last_activity_ms") or 0))
         last = min(last, int(datetime.now(UTC).timestamp() * 1000))
         status = "KILLED"
         if state is not None and state.get("status") == "RUNNING":
-            ws.tracking.terminate(run_id, "KILLED", last, tags={"mlops.error": f"reaped: {reason}"[:5000]})
+            ctx.tracking.terminate(run_id, "KILLED", last, tags={"mlops.error": f"reaped: {reason}"[:5000]})
         elif state is not None and state.get("status"):
             status = str(state["status"])  # MLflow closed it; only our end record was lost
         plan.append((run_id, status, last, state, row))
@@ -240,7 +240,7 @@ def _plan(
 
 
 def _record(
-    ws: Workspace,
+    ctx: Context,
     conn: Connection,
     plan: Sequence[tuple[str, str, int, dict[str, Any] | None, Any]],
     reason: str,
@@ -255,7 +255,7 @@ def _record(
         if row is not None and str(row.started) > ended:
             ended = str(row.started)  # MLflow keeps milliseconds: never end before the recorded start
         error = f"RunAbandoned: {reason}"[:2000]
-        event = ws.record(
+        event = ctx.record(
             conn, "run.reaped", "run", run_id, {"reason": reason, "status": status, "last_sign_of_life": ended, **payload}
         )
         if current is None:
@@ -263,7 +263,7 @@ def _record(
             conn.execute(
                 sa.insert(runs).values(
                     run_id=run_id,
-                    experiment=ws.tracking.experiment_name((state or {}).get("experiment_id") or ""),
+                    experiment=ctx.tracking.experiment_name((state or {}).get("experiment_id") or ""),
                     experiment_id=str((state or {}).get("experiment_id") or ""),
                     name=str((state or {}).get("name") or "run")[:256],
                     actor=str(tags.get("mlops.actor") or tags.get("mlflow.user") or "unknown")[:256],
@@ -290,38 +290,38 @@ def _record(
     return out
 
 
-def reap(ws: Workspace, dead: Iterable[Any], *, extra: Sequence[ExtraReaper] = ()) -> list[Reaped]:
+def reap(ctx: Context, dead: Iterable[Any], *, extra: Sequence[ExtraReaper] = ()) -> list[Reaped]:
     """Close everything the ``dead`` owners left RUNNING, audit it, and close the owners."""
     out: list[Reaped] = []
     for owner in dead:
         who = owner_identity(owner)
         reason = f"its owner, {who} (started by {owner.actor}), ended without closing it"
-        with ws.db.read() as conn:
+        with ctx.read() as conn:
             rows = {
                 r.run_id: r
                 for r in conn.execute(sa.select(runs).where(runs.c.owner_id == owner.owner_id, runs.c.status == "RUNNING"))
             }
-        found = {r["run_id"]: r for r in ws.tracking.open_runs(f"tags.`mlops.owner` = '{_quote(owner.owner_id)}'")}
-        plan = _plan(ws, rows, found, reason, _ms(owner.last_seen))
+        found = {r["run_id"]: r for r in ctx.tracking.open_runs(f"tags.`mlops.owner` = '{_quote(owner.owner_id)}'")}
+        plan = _plan(ctx, rows, found, reason, _ms(owner.last_seen))
         payload = {"owner": {**who.to_dict(), "actor": owner.actor, "owner_id": owner.owner_id}}
-        with ws.transaction() as conn:
+        with ctx.transaction() as conn:
             closed = conn.execute(sa.select(run_owners.c.closed).where(run_owners.c.owner_id == owner.owner_id)).first()
             if closed is None or closed[0] is not None:
                 continue  # another process reaped this owner meanwhile
-            out.extend(_record(ws, conn, plan, reason, payload))
+            out.extend(_record(ctx, conn, plan, reason, payload))
             for hook in extra:
-                out.extend(hook(ws, conn, owner, reason))
+                out.extend(hook(ctx, conn, owner, reason))
             conn.execute(sa.update(run_owners).where(run_owners.c.owner_id == owner.owner_id).values(closed=_now()))
     return out
 
 
-def close_children(ws: Workspace, parent_run_id: str, reason: str, *, search_mlflow: bool = True) -> list[Reaped]:
+def close_children(ctx: Context, parent_run_id: str, reason: str, *, search_mlflow: bool = True) -> list[Reaped]:
     """Close every run still RUNNING below ``parent_run_id`` (its kernel is gone), audited as ``run.reaped``."""
     rows: dict[str, Any] = {}
     found: dict[str, dict[str, Any]] = {}
     frontier = [parent_run_id]
     while frontier and len(rows) + len(found) < 10_000:
-        with ws.db.read() as conn:
+        with ctx.read() as conn:
             batch = {
                 r.run_id: r
                 for r in conn.execute(sa.select(runs).where(runs.c.parent_run_id.in_(frontier), runs.c.status == "RUNNING"))
@@ -329,7 +329,7 @@ def close_children(ws: Workspace, parent_run_id: str, reason: str, *, search_mlf
         more: dict[str, dict[str, Any]] = {}
         if search_mlflow:
             for parent in frontier:
-                more.update({r["run_id"]: r for r in ws.tracking.open_runs(f"tags.`mlflow.parentRunId` = '{_quote(parent)}'")})
+                more.update({r["run_id"]: r for r in ctx.tracking.open_runs(f"tags.`mlflow.parentRunId` = '{_quote(parent)}'")})
         new = [i for i in batch.keys() | more.keys() if i not in rows and i not in found]
         rows.update(batch)
         found.update(more)
@@ -337,9 +337,9 @@ def close_children(ws: Workspace, parent_run_id: str, reason: str, *, search_mlf
     if not rows and not found:
         return []
     try:
-        plan = _plan(ws, rows, found, reason, 0)
+        plan = _plan(ctx, rows, found, reason, 0)
     except MlopsError as err:
         log.warning("jupyter-mlops: could not close the runs left open below %s: %s", parent_run_id, err)
         return []
-    with ws.transaction() as conn:
-        return _record(ws, conn, plan, reason, {"parent_run_id": parent_run_id})
+    with ctx.transaction() as conn:
+        return _record(ctx, conn, plan, reason, {"parent_run_id": parent_run_id})

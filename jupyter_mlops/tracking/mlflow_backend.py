@@ -21,7 +21,9 @@ from ..errors import NotFound, TrackingError, WorkspaceCorrupt, WorkspaceError
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["MlflowBackend", "create_local_store"]
+    from ..core.context import TrackingBackend
+
+__all__ = ["MlflowBackend", "as_mlflow", "create_local_store"]
 
 _MAX_PARAM = 6000
 _uri_lock = threading.Lock()
@@ -409,6 +411,23 @@ class MlflowBackend:
 
         run = mlflow.active_run()
         return None if run is None else str(run.info.run_id)
+
+
+def as_mlflow(backend: TrackingBackend) -> MlflowBackend:
+    """``backend`` as the MLflow adapter: the model registry and dataset inputs are MLflow's own.
+
+    Raises
+    ------
+    TrackingError
+        For a tracking back-end that is not MLflow (none ships with jupyter-mlops yet).
+    """
+    if isinstance(backend, MlflowBackend):
+        return backend
+    raise TrackingError(
+        f"the model registry needs the MLflow tracking back-end, not {type(backend).__name__}",
+        value=type(backend).__name__,
+        hint="open the workspace with its MLflow tracking URI",
+    )
 
 
 def _param_text(value: Any) -> str:

@@ -44,10 +44,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ..errors import IntegrityError, InvalidInput, TrackingError, UnsupportedData
-from .mlflow_backend import _wrap
+from .mlflow_backend import _wrap, as_mlflow
 
 if TYPE_CHECKING:
-    from .mlflow_backend import MlflowBackend
+    from ..core.context import TrackingBackend
 
 __all__ = [
     "SERIALIZATIONS",
@@ -234,7 +234,7 @@ def prepare_sklearn(
     return PreparedModel(model, model_type, example, prediction, serialization, trusted_types, model_sha256(model))
 
 
-def log_sklearn(backend: MlflowBackend, prepared: PreparedModel, *, run_id: str) -> LoggedModel:
+def log_sklearn(backend: TrackingBackend, prepared: PreparedModel, *, run_id: str) -> LoggedModel:
     """Log a prepared model into run ``run_id`` with a signature inferred from its input example."""
     model, example, prediction = prepared.model, prepared.example, prepared.prediction
     serialization, trusted_types = prepared.serialization, prepared.trusted_types
@@ -244,7 +244,7 @@ def log_sklearn(backend: MlflowBackend, prepared: PreparedModel, *, run_id: str)
         from mlflow.exceptions import MlflowException
         from mlflow.models import infer_signature
 
-        backend._activate()
+        as_mlflow(backend)._activate()
         signature = infer_signature(example, prediction)
         try:
             info = mlflow.sklearn.log_model(
@@ -265,7 +265,7 @@ def log_sklearn(backend: MlflowBackend, prepared: PreparedModel, *, run_id: str)
             refused = exc.message[:300]
         if refused is None:
             model_id = str(info.model_id)
-            location = str(backend.client.get_logged_model(model_id).artifact_location)
+            location = str(as_mlflow(backend).client.get_logged_model(model_id).artifact_location)
     if refused is not None:
         raise UnsupportedData(
             f"skops cannot store this {type(model).__name__} safely: {refused}",
@@ -301,12 +301,12 @@ def _check_skops(model: Any, trusted_types: tuple[str, ...]) -> None:
         )
 
 
-def register_version(backend: MlflowBackend, name: str, logged: LoggedModel, *, run_id: str) -> int:
+def register_version(backend: TrackingBackend, name: str, logged: LoggedModel, *, run_id: str) -> int:
     """Register ``logged`` as a new version of registered model ``name`` (created on first use)."""
     with _wrap(f"register a version of {name!r}"):
         from mlflow.exceptions import MlflowException
 
-        client = backend.client
+        client = as_mlflow(backend).client
         try:
             client.get_registered_model(name)
         except MlflowException:
@@ -316,46 +316,46 @@ def register_version(backend: MlflowBackend, name: str, logged: LoggedModel, *, 
         return int(mv.version)
 
 
-def delete_version(backend: MlflowBackend, name: str, version: int) -> None:
+def delete_version(backend: TrackingBackend, name: str, version: int) -> None:
     """Remove a model version from the MLflow registry (used to roll back a failed logging)."""
     with _wrap(f"delete version {version} of {name!r}"):
-        backend.client.delete_model_version(name, str(version))
+        as_mlflow(backend).client.delete_model_version(name, str(version))
 
 
-def set_alias(backend: MlflowBackend, name: str, alias: str, version: int) -> None:
+def set_alias(backend: TrackingBackend, name: str, alias: str, version: int) -> None:
     """Point MLflow's alias ``alias`` of ``name`` at ``version``."""
     with _wrap(f"set alias {alias!r} of {name!r}"):
-        backend.client.set_registered_model_alias(name, alias, str(version))
+        as_mlflow(backend).client.set_registered_model_alias(name, alias, str(version))
 
 
-def delete_alias(backend: MlflowBackend, name: str, alias: str) -> None:
+def delete_alias(backend: TrackingBackend, name: str, alias: str) -> None:
     """Remove MLflow's alias ``alias`` of ``name`` (no error when it is absent)."""
     with _wrap(f"delete alias {alias!r} of {name!r}"):
         from mlflow.exceptions import MlflowException
 
         with contextlib.suppress(MlflowException):
-            backend.client.delete_registered_model_alias(name, alias)
+            as_mlflow(backend).client.delete_registered_model_alias(name, alias)
 
 
-def get_alias(backend: MlflowBackend, name: str, alias: str) -> int | None:
+def get_alias(backend: TrackingBackend, name: str, alias: str) -> int | None:
     """The version MLflow's alias points at, or ``None``."""
     with _wrap(f"read alias {alias!r} of {name!r}"):
         from mlflow.exceptions import MlflowException
 
         try:
-            return int(backend.client.get_model_version_by_alias(name, alias).version)
+            return int(as_mlflow(backend).client.get_model_version_by_alias(name, alias).version)
         except MlflowException:
             return None
 
 
 # -- artifact files -----------------------------------------------------------------------------
-def list_aliases(backend: MlflowBackend) -> list[tuple[str, str, int]]:
+def list_aliases(backend: TrackingBackend) -> list[tuple[str, str, int]]:
     """``(model, alias, version)`` for every alias of every registered model in MLflow."""
     with _wrap("list registered model aliases"):
         out: list[tuple[str, str, int]] = []
         token = None
         while True:
-            page = backend.client.search_registered_models(max_results=1000, page_token=token)
+            page = as_mlflow(backend).client.search_registered_models(max_results=1000, page_token=token)
             for rm in page:
                 aliases = rm.aliases or {}
                 items = aliases.items() if isinstance(aliases, dict) else ((a.alias, a.version) for a in aliases)
@@ -375,7 +375,7 @@ def _local_dir(artifact_uri: str) -> Path | None:
 
 
 @contextlib.contextmanager
-def _source_dir(backend: MlflowBackend, artifact_uri: str) -> Iterator[Path]:
+def _source_dir(backend: TrackingBackend, artifact_uri: str) -> Iterator[Path]:
     local = _local_dir(artifact_uri)
     if local is not None:
         if not local.is_dir():
@@ -390,7 +390,9 @@ def _source_dir(backend: MlflowBackend, artifact_uri: str) -> Iterator[Path]:
         import mlflow.artifacts
 
         yield Path(
-            mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=tmp, tracking_uri=backend.tracking_uri)
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=artifact_uri, dst_path=tmp, tracking_uri=as_mlflow(backend).tracking_uri
+            )
         )
 
 
@@ -420,7 +422,7 @@ def _copy_hashing(src: Path, dst: Path | None) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def hash_artifacts(backend: MlflowBackend, artifact_uri: str) -> dict[str, dict[str, Any]]:
+def hash_artifacts(backend: TrackingBackend, artifact_uri: str) -> dict[str, dict[str, Any]]:
     """``{relative path: {"sha256": ..., "size": ...}}`` for every file under ``artifact_uri``."""
     with _source_dir(backend, artifact_uri) as root:
         manifest = {}
@@ -433,7 +435,9 @@ def hash_artifacts(backend: MlflowBackend, artifact_uri: str) -> dict[str, dict[
 
 
 @contextlib.contextmanager
-def fetch_verified(backend: MlflowBackend, artifact_uri: str, manifest: dict[str, dict[str, Any]], *, ref: str) -> Iterator[Path]:
+def fetch_verified(
+    backend: TrackingBackend, artifact_uri: str, manifest: dict[str, dict[str, Any]], *, ref: str
+) -> Iterator[Path]:
     """A private copy of the model's files, yielded only when every file matches ``manifest``.
 
     Each file is hashed while it is copied, and the copy (never the original) is what gets

@@ -14,22 +14,22 @@ from ..core.entities import RunInfo
 from .schema import runs
 
 if TYPE_CHECKING:
-    from ..store.metadata import MetadataStore
+    from ..core.context import Context
 
 __all__ = ["get_run_record"]
 
 
-def get_run_record(db: MetadataStore, run_id: str) -> RunInfo | None:
+def get_run_record(ctx: Context, run_id: str) -> RunInfo | None:
     """The jupyter-mlops record of run ``run_id`` (provenance, no MLflow metrics), or ``None``.
 
     Parameters
     ----------
-    db
-        The workspace's metadata database.
+    ctx
+        The workspace context.
     run_id
         The MLflow run id.
     """
-    with db.read() as conn:
+    with ctx.read() as conn:
         r = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
     if r is None:
         return None

@@ -31,7 +31,7 @@ from .capture import environment, git_state
 from .schema import runs
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from ..core.context import Context
 
 __all__ = ["ActiveRun", "StageRun", "TrackedRun", "current_run", "reading_runs", "run_for", "run_status_for", "stage_run"]
 
@@ -44,38 +44,38 @@ def current_run() -> ActiveRun | None:
     return stack[-1] if stack else None
 
 
-def run_for(ws: Workspace) -> TrackedRun | None:
-    """The run that what ``ws`` records now belongs to: the innermost open run, else the stage run.
+def run_for(ctx: Context) -> TrackedRun | None:
+    """The run that what ``ctx`` records now belongs to: the innermost open run, else the stage run.
 
     At the top level of a notebook that a pipeline stage executes, no run is open in the kernel,
     but the notebook *is* a tracked run: data read, metrics, parameters and models land on the
     stage run (see :func:`stage_run`).
     """
     run = current_run()
-    return run if run is not None else stage_run(ws)
+    return run if run is not None else stage_run(ctx)
 
 
 _stage_runs: dict[tuple[str, str], StageRun | None] = {}
 _stage_lock = threading.Lock()
 
 
-def stage_run(ws: Workspace) -> StageRun | None:
+def stage_run(ctx: Context) -> StageRun | None:
     """The stage run executing this notebook (``JUPYTER_MLOPS_PARENT_RUN_ID``), or ``None``.
 
     Only a RUNNING run of kind ``stage`` of this workspace qualifies, so a worker process (whose
     parent run is the pipeline's run) or an unrelated id never receives top-level records. The
     answer is looked up in MLflow once per process and run id.
     """
-    run_id = ws.settings.parent_run_id
+    run_id = ctx.settings.parent_run_id
     if not run_id:
         return None
-    key = (str(ws.settings.root), run_id)
+    key = (str(ctx.settings.root), run_id)
     with _stage_lock:
         if key in _stage_runs:
             found = _stage_runs[key]
-            return None if found is None else found.bind(ws)
+            return None if found is None else found.bind(ctx)
         try:
-            info = ws.tracking.get_run(run_id)
+            info = ctx.tracking.get_run(run_id)
         except MlopsError:
             info = None
         tags = (info or {}).get("tags") or {}
@@ -83,14 +83,14 @@ def stage_run(ws: Workspace) -> StageRun | None:
             info is not None
             and tags.get("mlops.kind") == "stage"
             and info.get("status") == "RUNNING"
-            and tags.get("mlops.workspace") in (None, ws.settings.workspace_id)
+            and tags.get("mlops.workspace") in (None, ctx.settings.workspace_id)
         )
-        found = StageRun(ws, run_id, notebook=ws.settings.notebook_path) if ok else None
+        found = StageRun(ctx, run_id, notebook=ctx.settings.notebook_path) if ok else None
         _stage_runs[key] = found
         return found
 
 
-def reading_runs(ws: Workspace, run: TrackedRun) -> list[str]:
+def reading_runs(ctx: Context, run: TrackedRun) -> list[str]:
     """The runs whose data reads count as ``run``'s: itself and, inside a stage notebook, the stage.
 
     A run opened in a notebook that a pipeline stage executes read what the notebook loaded at
@@ -98,7 +98,7 @@ def reading_runs(ws: Workspace, run: TrackedRun) -> list[str]:
     """
     ids = [run.run_id]
     parent = getattr(run, "parent_run_id", None)
-    stage = stage_run(ws) if parent else None
+    stage = stage_run(ctx) if parent else None
     if stage is not None and stage.run_id == parent:
         ids.append(parent)
     return ids
@@ -141,7 +141,7 @@ class ActiveRun:
 
     def __init__(
         self,
-        ws: Workspace,
+        ctx: Context,
         name: str,
         *,
         experiment: str | None = None,
@@ -151,9 +151,9 @@ class ActiveRun:
         autolog: bool = False,
         kind: str = "run",
     ) -> None:
-        self.ws = ws
+        self.ctx = ctx
         self.name = _clean_run_name(name)
-        self.experiment = validate_name(experiment or ws.settings.default_experiment, kind="experiment")
+        self.experiment = validate_name(experiment or ctx.settings.default_experiment, kind="experiment")
         self.params: dict[str, Any] = dict(params or {})
         self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
         self.source = dict(source or {})
@@ -216,23 +216,23 @@ class ActiveRun:
 
     def start(self) -> ActiveRun:
         """Open the run in MLflow and record it; nothing is left behind if this fails."""
-        ws = self.ws
+        ctx = self.ctx
         self._t0 = time.perf_counter()
         outer = current_run()
-        self.parent_run_id = outer.run_id if outer else ws.settings.parent_run_id
-        backend = ws.tracking
+        self.parent_run_id = outer.run_id if outer else ctx.settings.parent_run_id
+        backend = ctx.tracking
         # The owner is on record before the MLflow run exists, so a kill at any later moment is reapable.
-        self._owner_id = liveness.ensure_owner(ws)
+        self._owner_id = liveness.ensure_owner(ctx)
         self.experiment_id = backend.experiment_id(self.experiment)
         # Everything known now goes on the run when it is created: one insert, no extra commit.
-        git = git_state(ws.settings.root)
+        git = git_state(ctx.settings.root)
         env, _, env_hash = environment()
         self._git_info = git
         tags = {
-            "mlflow.user": ws.actor,
-            "mlops.actor": ws.actor,
+            "mlflow.user": ctx.actor,
+            "mlops.actor": ctx.actor,
             "mlops.kind": self.kind,
-            "mlops.workspace": ws.settings.workspace_id,
+            "mlops.workspace": ctx.settings.workspace_id,
             "mlops.git.commit": str(git.get("commit")),
             "mlops.git.branch": str(git.get("branch")),
             "mlops.git.dirty": str(git.get("dirty")),
@@ -249,7 +249,7 @@ class ActiveRun:
             tags["mlops.source_sha256"] = str(self._source_hash())
         if self.source.get("execution_count") is not None:
             tags["mlops.execution_count"] = str(self.source["execution_count"])
-        notebook = self.source.get("notebook") or ws.settings.notebook_path
+        notebook = self.source.get("notebook") or ctx.settings.notebook_path
         if notebook:
             tags["mlflow.source.name"] = str(notebook)
             tags["mlflow.source.type"] = "NOTEBOOK"
@@ -280,14 +280,14 @@ class ActiveRun:
         return self
 
     def _record_start(self, notebook: str | None) -> None:
-        ws = self.ws
+        ctx = self.ctx
         try:
             # Provenance artifacts are known at the start: write them while the cell runs.
-            ws.tracking.log_text(self.run_id, environment()[1], "mlops/environment.json", artifact_uri=self._artifact_uri)
+            ctx.tracking.log_text(self.run_id, environment()[1], "mlops/environment.json", artifact_uri=self._artifact_uri)
             if isinstance(self.source.get("cell_source"), str):
-                ws.tracking.log_text(self.run_id, self.source["cell_source"], "mlops/cell.py", artifact_uri=self._artifact_uri)
-            with ws.transaction() as conn:
-                event = ws.record(
+                ctx.tracking.log_text(self.run_id, self.source["cell_source"], "mlops/cell.py", artifact_uri=self._artifact_uri)
+            with ctx.transaction() as conn:
+                event = ctx.record(
                     conn,
                     "run.start",
                     "run",
@@ -305,11 +305,11 @@ class ActiveRun:
                 conn.execute(
                     sa.insert(runs).values(**self._row(notebook), status="RUNNING", started=event.ts, start_seq=event.seq)
                 )
-                liveness.touch(ws, conn, besides=self)
+                liveness.touch(ctx, conn, besides=self)
                 if self.parent_run_id:
-                    ws.link(conn, ("run", self.run_id), "child_of", ("run", self.parent_run_id))
+                    ctx.link(conn, ("run", self.run_id), "child_of", ("run", self.parent_run_id))
                 if notebook:
-                    ws.link(conn, ("notebook", str(notebook)), "source_of", ("run", self.run_id))
+                    ctx.link(conn, ("notebook", str(notebook)), "source_of", ("run", self.run_id))
         except BaseException as exc:  # surfaced by end()
             self._start_error = exc
 
@@ -320,7 +320,7 @@ class ActiveRun:
             "experiment": self.experiment,
             "experiment_id": self.experiment_id,
             "name": self.name,
-            "actor": self.ws.actor,
+            "actor": self.ctx.actor,
             "notebook": notebook,
             "cell_id": self.source.get("cell_id"),
             "source_sha256": self._source_hash(),
@@ -349,8 +349,8 @@ class ActiveRun:
             self.error = f"{type(exc).__name__}: {exc}"[:2000]
         if self._start_thread is not None:
             self._start_thread.join()
-        ws = self.ws
-        backend = ws.tracking
+        ctx = self.ctx
+        backend = ctx.tracking
         wall = time.perf_counter() - self._t0
         failures: list[str] = []
         if self._start_error is not None:
@@ -382,8 +382,8 @@ class ActiveRun:
         try:
             backend.end_run(self.run_id, self.status)
         finally:
-            with ws.transaction() as conn:
-                event = ws.record(
+            with ctx.transaction() as conn:
+                event = ctx.record(
                     conn,
                     "run.end",
                     "run",
@@ -404,11 +404,11 @@ class ActiveRun:
                     .where(runs.c.run_id == self.run_id)
                     .values(status=self.status, ended=event.ts, error=self.error, end_seq=event.seq)
                 ).rowcount
-                liveness.touch(ws, conn, besides=self)  # an outer run's last sign of life
+                liveness.touch(ctx, conn, besides=self)  # an outer run's last sign of life
                 if not updated:
                     conn.execute(
                         sa.insert(runs).values(
-                            **self._row(self.source.get("notebook") or ws.settings.notebook_path),
+                            **self._row(self.source.get("notebook") or ctx.settings.notebook_path),
                             status=self.status,
                             started=event.ts,
                             ended=event.ts,
@@ -423,7 +423,7 @@ class ActiveRun:
             run_id=self.run_id,
             experiment=self.experiment,
             name=self.name,
-            actor=self.ws.actor,
+            actor=self.ctx.actor,
             status=self.status,
             started="",
             parent_run_id=self.parent_run_id,
@@ -451,15 +451,15 @@ class StageRun:
 
     kind = "stage"
 
-    def __init__(self, ws: Workspace, run_id: str, *, notebook: str | None = None) -> None:
-        self.ws = ws
+    def __init__(self, ctx: Context, run_id: str, *, notebook: str | None = None) -> None:
+        self.ctx = ctx
         self.run_id = run_id
         self.status = "RUNNING"
         self.source: dict[str, Any] = {"notebook": notebook} if notebook else {}
 
-    def bind(self, ws: Workspace) -> StageRun:
-        """The same stage run, recording as ``ws`` (another identity of the same workspace)."""
-        return self if ws is self.ws else StageRun(ws, self.run_id, notebook=self.source.get("notebook"))
+    def bind(self, ctx: Context) -> StageRun:
+        """The same stage run, recording as ``ctx`` (another identity of the same workspace)."""
+        return self if ctx is self.ctx else StageRun(ctx, self.run_id, notebook=self.source.get("notebook"))
 
     def log_metric(self, key: str, value: float, step: int = 0) -> None:
         """Write a metric value to the stage run now."""
@@ -469,7 +469,7 @@ class StageRun:
         """Write several metric values to the stage run now (one call)."""
         now = int(time.time() * 1000)
         rows = [(str(k), _metric_value(k, v), now, int(step)) for k, v in metrics.items()]
-        self.ws.tracking.log_batch(self.run_id, metrics=rows)
+        self.ctx.tracking.log_batch(self.run_id, metrics=rows)
 
     def log_param(self, key: str, value: Any) -> None:
         """Write a parameter to the stage run now (MLflow refuses a new value for a logged one)."""
@@ -487,7 +487,7 @@ class StageRun:
         from ..errors import Conflict
         from .mlflow_backend import _param_text
 
-        logged = self.ws.tracking.get_run(self.run_id)["params"]
+        logged = self.ctx.tracking.get_run(self.run_id)["params"]
         clash = {str(k): v for k, v in params.items() if str(k) in logged and logged[str(k)] != _param_text(v)}
         if clash:
             key, value = next(iter(clash.items()))
@@ -496,11 +496,11 @@ class StageRun:
                 value=key,
                 hint="a stage's parameters are set by the pipeline or `-p`; log a changed value under another name",
             )
-        self.ws.tracking.log_batch(self.run_id, params={str(k): v for k, v in params.items()})
+        self.ctx.tracking.log_batch(self.run_id, params={str(k): v for k, v in params.items()})
 
     def set_tag(self, key: str, value: Any) -> None:
         """Write a tag to the stage run now."""
-        self.ws.tracking.log_batch(self.run_id, tags={str(key): str(value)})
+        self.ctx.tracking.log_batch(self.run_id, tags={str(key): str(value)})
 
     def __repr__(self) -> str:
         return f"StageRun(run_id={self.run_id!r})"
