@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from .pipelines.tracked import NotebookRun
     from .quality.report import QualityReport
     from .registry.entities import AliasHistory, AliasMove, ModelTable, ModelVersion, Review
-    from .tracking.runs import ActiveRun, RunTable, TrackedRun
+    from .tracking.entities import RunTable
+    from .tracking.runs import ActiveRun, TrackedRun
     from .workspace import Workspace
 
 __all__ = [

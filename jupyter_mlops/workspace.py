@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import CONFIG_FILE, CONFIG_TEMPLATE, WORKSPACE_DIR, Settings, resolve_settings
-from .core.entities import AuditEvent, AuditVerification, RunInfo
+from .core.entities import AuditEvent, AuditVerification
 from .errors import InvalidInput, MlopsError, PermissionDenied, WorkspaceCorrupt
 
 if TYPE_CHECKING:
@@ -46,9 +46,10 @@ if TYPE_CHECKING:
     from .registry.service import ModelRegistry
     from .store.metadata import MetadataStore
     from .store.objects import ObjectStore
+    from .tracking.entities import RunTable
     from .tracking.liveness import Reaped
     from .tracking.mlflow_backend import MlflowBackend
-    from .tracking.runs import ActiveRun, RunTable
+    from .tracking.runs import ActiveRun
 
 __all__ = ["Workspace", "init"]
 
@@ -161,10 +162,12 @@ class Workspace:
         ``run.reaped`` audit event naming the reason. Cheap when nothing is stale (one query, no
         MLflow import); a read-only workspace is never changed.
         """
-        from .pipelines.liveness import reap_stale
+        from .pipelines.liveness import reap_pipeline_runs
+        from .tracking import liveness
 
         self._ensure_schema()
-        return reap_stale(self)
+        liveness.add_reaper("pipeline_runs", reap_pipeline_runs)  # a dead pipeline's rows close with its runs
+        return liveness.reap_stale(self)
 
     def _reap_quietly(self) -> None:
         """Reap on open; a problem here (an unreachable tracking server ...) must not stop the open."""
@@ -306,11 +309,9 @@ class Workspace:
         run id is asked for (``runs show``, ``rerun``, the REST run routes). An id that is
         neither is returned unchanged, so the caller reports it as not found.
         """
-        import sqlalchemy as sa
-
         from .core.paths import validate_object_id
         from .errors import UnsafePath
-        from .tracking.schema import runs
+        from .tracking.queries import get_run_record
 
         try:
             validate_object_id(run_id)
@@ -321,10 +322,7 @@ class Workspace:
                 hint="a run id is the 32-character hex id `jupyter-mlops runs list` shows; a stage_run_id works too",
                 field="run_id",
             ) from None
-        self._ensure_schema()
-        with self.db.read() as conn:
-            known = conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first()
-        if known is not None:
+        if get_run_record(self, run_id) is not None:
             return run_id
         return self.pipelines.run_id_of(run_id) or run_id
 
@@ -337,56 +335,13 @@ class Workspace:
         offset: int = 0,
         with_metrics: bool = True,
     ) -> RunTable:
-        """Runs newest first, with their MLflow parameters and metrics for the page shown."""
-        import sqlalchemy as sa
+        """Recorded runs newest first, with their MLflow parameters and metrics for the page shown.
 
-        from .tracking.runs import RunTable
-        from .tracking.schema import runs
+        See :func:`jupyter_mlops.tracking.queries.list_runs` (runs whose process died are closed first).
+        """
+        from .tracking.queries import list_runs
 
-        if not 1 <= int(limit) <= 10_000:
-            raise InvalidInput(f"limit must be between 1 and 10000, got {limit}", value=limit, field="limit")
-        self._ensure_schema()
-        self._reap_quietly()
-        q = sa.select(runs).order_by(runs.c.started.desc()).limit(int(limit)).offset(max(0, int(offset)))
-        if experiment:
-            q = q.where(runs.c.experiment == experiment)
-        if status:
-            q = q.where(runs.c.status == status.upper())
-        with self.db.read() as conn:
-            rows = conn.execute(q).all()
-        details: dict[str, dict[str, Any]] = {}
-        if with_metrics and rows:
-            by_exp: dict[str, list[str]] = {}
-            for r in rows:
-                by_exp.setdefault(r.experiment_id, []).append(r.run_id)
-            for exp_id, ids in by_exp.items():
-                quoted = ",".join(f"'{i}'" for i in ids)
-                found, _ = self.tracking.search_runs(
-                    [exp_id], filter_string=f"attributes.run_id IN ({quoted})", max_results=len(ids)
-                )
-                details.update({d["run_id"]: d for d in found})
-        return RunTable(
-            tuple(
-                RunInfo(
-                    run_id=r.run_id,
-                    experiment=r.experiment,
-                    name=r.name,
-                    actor=r.actor,
-                    status=r.status,
-                    started=r.started,
-                    ended=r.ended,
-                    notebook=r.notebook,
-                    cell_id=r.cell_id,
-                    source_sha256=r.source_sha256,
-                    parent_run_id=r.parent_run_id,
-                    error=r.error,
-                    params=details.get(r.run_id, {}).get("params", {}),
-                    metrics=details.get(r.run_id, {}).get("metrics", {}),
-                    audit_seqs=tuple(s for s in (r.start_seq, r.end_seq) if s is not None),
-                )
-                for r in rows
-            )
-        )
+        return list_runs(self, experiment=experiment, status=status, limit=limit, offset=offset, with_metrics=with_metrics)
 
     # -- capability services (imported on first use), each given what it builds on ------------
     @cached_property
@@ -450,11 +405,9 @@ class Workspace:
     # -- lineage ----------------------------------------------------------------------------
     def lineage(self, node_type: str, node_id: str) -> LineageGraph:
         """Everything connected to ``node_type:node_id`` in the lineage graph."""
-        from .lineage.graph import walk
+        from .lineage.queries import graph
 
-        self._ensure_schema()
-        with self.db.read() as conn:
-            return walk(conn, (node_type, node_id))
+        return graph(self, node_type, node_id)
 
     def __repr__(self) -> str:
         return f"Workspace(root={str(self.settings.root)!r}, user={self.actor!r})"

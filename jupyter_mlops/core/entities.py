@@ -107,7 +107,12 @@ class AuditVerification(Entity):
 
 @dataclasses.dataclass(frozen=True)
 class RunInfo(Entity):
-    """A tracked run as jupyter-mlops records it (the MLflow run carries the metrics)."""
+    """A tracked run: the row every front-end shows (built by :mod:`jupyter_mlops.tracking.queries`).
+
+    ``started`` and ``ended`` are ISO 8601 UTC times and ``duration_s`` the seconds between them,
+    from the tracking store when it knows the run (what the MLflow UI shows too), else from the
+    run's record; ``params``, ``metrics`` and ``tags`` (user tags only) come from the store.
+    """
 
     run_id: str
     experiment: str
@@ -124,6 +129,9 @@ class RunInfo(Entity):
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     audit_seqs: tuple[int, ...] = ()
+    experiment_id: str = ""
+    duration_s: float | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def _repr_html_(self) -> str:
         colour = {"FINISHED": "#1a7f37", "FAILED": "#cf222e", "KILLED": "#9a6700"}.get(self.status, "#555")

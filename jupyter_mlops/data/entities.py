@@ -13,7 +13,7 @@ from typing import Any
 
 from ..core.entities import Entity, escape
 
-__all__ = ["MASK", "DataDiff", "DataVerification", "DataVersion", "DataVersionList"]
+__all__ = ["MASK", "DataDiff", "DataSetSummary", "DataVerification", "DataVersion", "DataVersionList"]
 
 from ..core.entities import MASK
 
@@ -135,6 +135,14 @@ class DataVersion(Entity):
             f"<code title='{escape(self.fingerprint)}'>{escape(self.fingerprint[:16])}</code> ({escape(self.scheme)}) "
             f"&middot; by {escape(self.creator)} at {escape(self.created[:19])}{desc}{sens}{table}{files}</div>"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSetSummary(Entity):
+    """A data set name and how many versions it has."""
+
+    name: str
+    n_versions: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import MlopsError
 
 if TYPE_CHECKING:
+    from ..core.context import Context
     from .entities import DataVersion
-    from .service import DataService
 
 __all__ = ["ATTR", "derivation_text", "describe", "mark", "marked_spec"]
 
@@ -61,7 +61,7 @@ def _columns(obj: Any) -> list[str]:
     return [] if name is None else [str(name)]
 
 
-def describe(data: DataService, obj: Any, *, fingerprint: str | None = None) -> dict[str, Any]:
+def describe(ctx: Context, obj: Any, *, fingerprint: str | None = None) -> dict[str, Any]:
     """What is known about where ``obj`` came from, as JSON-safe data.
 
     Returns
@@ -75,6 +75,7 @@ def describe(data: DataService, obj: Any, *, fingerprint: str | None = None) -> 
     """
     import pandas as pd
 
+    from . import queries
     from .entities import DataVersion
 
     if isinstance(obj, DataVersion):
@@ -86,11 +87,11 @@ def describe(data: DataService, obj: Any, *, fingerprint: str | None = None) -> 
     version = None
     if spec is not None:
         try:
-            version = data.get(spec)
+            version = queries.show(ctx, spec)
         except MlopsError:
             version = None
     if version is None and own is not None:
-        version = data.find_by_fingerprint(own)
+        version = queries.find_by_fingerprint(ctx, own)
     if version is None:
         return {"data_version": None, "fingerprint": own, "rows": len(obj), "columns": len(_columns(obj))}
     out: dict[str, Any] = {"data_version": version.spec, "fingerprint": version.fingerprint}

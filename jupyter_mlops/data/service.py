@@ -11,7 +11,6 @@ re-fingerprints the decoded frame, and a version with sensitive columns is read 
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -20,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..core.paths import parse_version_spec, resolve_object_path, validate_file, validate_name, validate_object_id
-from ..errors import IntegrityError, InvalidInput, NotFound, UnsupportedData
+from ..core.paths import resolve_object_path, validate_file, validate_name, validate_object_id
+from ..errors import IntegrityError, InvalidInput, UnsupportedData
 from . import fingerprint as fp
 from . import origin as _origin
+from . import queries
 from .entities import DataDiff, DataVerification, DataVersion, DataVersionList
 from .schema import data_versions
 
@@ -48,29 +48,6 @@ def _names(value: str | Iterable[str] | None, field: str) -> tuple[str, ...]:
     if not all(isinstance(v, str) and v for v in items):
         raise InvalidInput(f"{field} must be column names, got {value!r}"[:200], value=repr(value)[:80], field=field)
     return tuple(dict.fromkeys(items))
-
-
-def _row_to_version(r: Any) -> DataVersion:
-    return DataVersion(
-        name=r.name,
-        version=r.version,
-        kind=r.kind,
-        fingerprint=r.fingerprint,
-        scheme=r.scheme,
-        schema=json.loads(r.schema_json),
-        schema_hash=r.schema_hash,
-        n_rows=r.n_rows,
-        n_cols=r.n_cols,
-        profile=json.loads(r.profile_json),
-        source=json.loads(r.source_json),
-        object_id=r.object_id,
-        size_bytes=r.size_bytes,
-        creator=r.creator,
-        created=r.created,
-        key=tuple(json.loads(r.key_json)),
-        sensitive=tuple(json.loads(r.sensitive_json)),
-        description=r.description,
-    )
 
 
 class DataService:
@@ -230,7 +207,7 @@ class DataService:
         """The version a frame about to be versioned was derived from (its mark), with what was kept."""
         if _origin.marked_spec(obj) is None:
             return None
-        found = _origin.describe(self, obj, fingerprint=fingerprint)
+        found = _origin.describe(self.ctx, obj, fingerprint=fingerprint)
         return found if found.get("derived") else None
 
     def origin(self, obj: Any) -> dict[str, Any]:
@@ -239,19 +216,11 @@ class DataService:
         See :func:`jupyter_mlops.data.origin.describe`; ``evaluate`` and ``log_model`` record this
         for the frames they are given.
         """
-        return _origin.describe(self, obj)
+        return _origin.describe(self.ctx, obj)
 
     def find_by_fingerprint(self, fingerprint: str) -> DataVersion | None:
         """The newest version whose full-content fingerprint is ``fingerprint``, or ``None``."""
-        q = (
-            sa.select(data_versions)
-            .where(data_versions.c.fingerprint == fingerprint, data_versions.c.scheme == fp.SCHEME)
-            .order_by(data_versions.c.id.desc())
-            .limit(1)
-        )
-        with self.ctx.read() as conn:
-            row = conn.execute(q).first()
-        return None if row is None else _row_to_version(row)
+        return queries.find_by_fingerprint(self.ctx, fingerprint)
 
     def _prepare(self, obj: Any, keys: tuple[str, ...], sens: tuple[str, ...]) -> dict[str, Any]:
         """Validate ``obj`` and compute everything a version needs, writing nothing."""
@@ -351,7 +320,7 @@ class DataService:
             row = conn.execute(q).first()
         if row is None:
             return None
-        latest = _row_to_version(row)
+        latest = queries.row_to_version(row)
         same = latest.fingerprint == fingerprint and latest.scheme == fp.SCHEME
         return latest if same and set(latest.key) == set(keys) and set(latest.sensitive) == set(sens) else None
 
@@ -386,51 +355,16 @@ class DataService:
             tags={"mlops.spec": version.spec},
         )
 
-    # -- reading ---------------------------------------------------------------------------------
+    # -- reading (data/queries.py) ---------------------------------------------------------------
     def get(self, spec: str | DataVersion) -> DataVersion:
         """The version ``spec`` names: ``"name@3"``, ``"name@latest"``, ``"name"`` or ``"name@<fingerprint>"``."""
-        if isinstance(spec, DataVersion):
-            spec = spec.spec
-        parsed = parse_version_spec(spec, kind="data version spec")
-        q = sa.select(data_versions).where(data_versions.c.name == parsed.name)
-        if parsed.version is not None:
-            q = q.where(data_versions.c.version == parsed.version)
-        elif parsed.fingerprint is not None:
-            q = q.where(data_versions.c.fingerprint.startswith(parsed.fingerprint, autoescape=True))
-        elif parsed.alias != "latest":
-            raise NotFound(
-                f"data versions have no alias {parsed.alias!r}",
-                value=str(parsed),
-                hint=f"use {parsed.name}@latest or {parsed.name}@NUMBER",
-            )
-        with self.ctx.read() as conn:
-            rows = conn.execute(q.order_by(data_versions.c.version.desc()).limit(2)).all()
-            if not rows:
-                raise self._not_found(conn, parsed.name, str(spec))
-        if parsed.fingerprint is not None and len({r.fingerprint for r in rows}) > 1:
-            raise InvalidInput(
-                f"fingerprint prefix in {spec!r} matches several versions", value=spec, hint="give more hex digits"
-            )
-        return _row_to_version(rows[0])
+        return queries.show(self.ctx, spec)
 
     show = get
 
-    def _not_found(self, conn: Connection, name: str, spec: str) -> NotFound:
-        names = [r[0] for r in conn.execute(sa.select(data_versions.c.name).distinct())]
-        if name in names:
-            top = conn.execute(sa.select(sa.func.max(data_versions.c.version)).where(data_versions.c.name == name)).scalar()
-            return NotFound(f"no data version {spec!r}", value=spec, hint=f"{name} has versions 1 to {top}")
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "`jupyter-mlops data list` shows the data sets"
-        return NotFound(f"no data set named {name!r}", value=spec, hint=hint)
-
     def list(self, name: str | None = None, *, limit: int = 200) -> DataVersionList:
         """Data versions, newest first (of one data set when ``name`` is given)."""
-        q = sa.select(data_versions).order_by(data_versions.c.id.desc()).limit(max(1, min(int(limit), 10_000)))
-        if name is not None:
-            q = q.where(data_versions.c.name == validate_name(name, kind="data name"))
-        with self.ctx.read() as conn:
-            return DataVersionList(tuple(_row_to_version(r) for r in conn.execute(q)))
+        return queries.versions(self.ctx, name, limit=limit)
 
     def load(self, spec: str | DataVersion) -> Any:
         """The exact data of a version: a DataFrame or Series, a file's bytes, or a folder's ``{path: bytes}``.

@@ -21,24 +21,7 @@ if TYPE_CHECKING:
 
     from ..core.context import Context
 
-__all__ = ["reap_pipeline_runs", "reap_stale"]
-
-
-def reap_stale(ctx: Context) -> tuple[Reaped, ...]:
-    """Close the runs and pipeline runs whose owner process is gone; what was closed.
-
-    Each gets status KILLED (in MLflow too), an end time of its last sign of life and a
-    ``run.reaped`` audit event naming the reason. Cheap when nothing is stale (one query, no
-    MLflow import); a read-only workspace is never changed.
-    """
-    from ..tracking import liveness
-
-    if ctx.read_only:
-        return ()
-    dead = liveness.dead_owners(ctx)
-    if not dead:
-        return ()
-    return tuple(liveness.reap(ctx, dead, extra=(reap_pipeline_runs,)))
+__all__ = ["reap_pipeline_runs"]
 
 
 def reap_pipeline_runs(ctx: Context, conn: Connection, owner: Any, reason: str) -> list[Reaped]:

@@ -31,11 +31,11 @@ import sqlalchemy as sa
 
 from ..core.process import ProcessIdentity
 from ..errors import MlopsError
+from ..tracking.liveness import reap_stale
 from ..tracking.runs import ActiveRun
 from .cache import cache_key, environment_hash, find_cached, fingerprint
 from .dag import resolve_parameters, topological_order, upstream_closure
 from .execute import Outcome, code_hash, read_notebook
-from .liveness import reap_stale
 from .results import PipelineResult
 from .schema import pipeline_runs
 from .spec import PipelineSpec, StageSpec

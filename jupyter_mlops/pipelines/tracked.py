@@ -359,7 +359,7 @@ def _close_kernel_runs(ctx: PipelineContext, run_id: str, outcome: str) -> None:
     try:
         close_children(ctx, run_id, why, search_mlflow=bad)
         if bad:
-            from .liveness import reap_stale
+            from ..tracking.liveness import reap_stale
 
             reap_stale(ctx)
     except MlopsError:

@@ -20,44 +20,29 @@ registry, the reviews and the audit chain unchanged (a missing role is itself au
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from ..errors import Conflict, InvalidInput, MlopsError, ReviewRuleViolation
+from . import queries
 from .entities import AliasCheck, AliasMove, Review
+from .queries import validate_alias
 from .schema import model_alias_history, model_reviews, model_versions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from .service import ModelRegistry
+    from ..core.context import Context
 
 __all__ = ["check_aliases", "decide", "promote", "request_review", "validate_alias"]
 
-_ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
 _MAX_TEXT = 10_000
 _ACTIONS = {"request": "model.review_request", "approve": "model.approve", "reject": "model.reject"}
 _TEXT_KEY = {"request": "note", "approve": "comment", "reject": "comment"}
 _MISSING_EVAL = "completed evaluation (run mlops.evaluate(...) on it)"
 _MISSING_CARD = "model card (run mlops.build_card(...) for it)"
-
-
-def validate_alias(alias: object) -> str:
-    """Check an alias name and return it in lower case (aliases are case-insensitive).
-
-    A letter, then letters, digits, ``_`` or ``-``; not ``latest`` or ``v<N>``.
-    """
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
-        raise InvalidInput(
-            f"invalid alias {alias!r}",
-            value=repr(alias)[:80],
-            hint="use a word like 'champion' or 'challenger' ('latest' and 'v1', 'v2' ... are reserved)",
-            field="alias",
-        )
-    return alias.lower()
 
 
 def _text(value: object, field: str) -> str:
@@ -87,8 +72,7 @@ def _status_in_txn(conn: Connection, name: str, version: int) -> str:
     )
 
 
-def _write_review(reg: ModelRegistry, row: Any, action: str, before: str, after: str, text: str, extra: dict[str, Any]) -> Review:
-    ctx = reg.ctx
+def _write_review(ctx: Context, row: Any, action: str, before: str, after: str, text: str, extra: dict[str, Any]) -> Review:
     ref = f"{row.name}@{row.version}"
     with ctx.transaction() as conn:
         now = _status_in_txn(conn, row.name, row.version)
@@ -136,19 +120,25 @@ def _last_decider(conn: Connection, name: str, version: int, action: str) -> str
     return None if value is None else str(value)
 
 
-def request_review(reg: ModelRegistry, spec: str, note: str) -> Review:
+def request_review(
+    ctx: Context,
+    spec: str,
+    note: str,
+    *,
+    evaluation_of: Callable[[str], Any] | None,
+    card_of: Callable[[str], Any] | None,
+) -> Review:
     """Submit ``spec`` for review (see the module docstring for the rules)."""
     text = _text(note, "note")
-    ctx = reg.ctx
     with ctx.read() as conn:
-        row = reg._row(conn, spec)
+        row = queries.row(conn, spec)
     ref = f"{row.name}@{row.version}"
     if row.status == "pending":
         raise Conflict(f"{ref} is already waiting for review", value=ref, hint="a reviewer can approve or reject it")
     if row.status == "approved":
         raise Conflict(f"{ref} is already approved", value=ref, hint=f"promote it with `jupyter-mlops model promote {ref}`")
-    evaluation = _recorded(reg.evaluation_of, ref)
-    card = _recorded(reg.card_of, ref)
+    evaluation = _recorded(evaluation_of, ref)
+    card = _recorded(card_of, ref)
     missing = [what for what, found in ((_MISSING_EVAL, evaluation), (_MISSING_CARD, card)) if found is None]
     if missing:
         raise ReviewRuleViolation(
@@ -158,7 +148,7 @@ def request_review(reg: ModelRegistry, spec: str, note: str) -> Review:
             missing=missing,
         )
     extra = {"evaluation": _ident(evaluation), "card": _ident(card)}
-    return _write_review(reg, row, "request", row.status, "pending", text, extra)
+    return _write_review(ctx, row, "request", row.status, "pending", text, extra)
 
 
 def _ident(found: Any) -> dict[str, Any]:
@@ -176,13 +166,12 @@ def _ident(found: Any) -> dict[str, Any]:
     return out or {"type": type(found).__name__}
 
 
-def decide(reg: ModelRegistry, spec: str, comment: str, *, approve: bool) -> Review:
+def decide(ctx: Context, spec: str, comment: str, *, approve: bool) -> Review:
     """Approve or reject a pending review (four eyes, reviewer role, no double approval)."""
     text = _text(comment, "comment")
-    ctx = reg.ctx
     verb = "approve" if approve else "reject"
     with ctx.read() as conn:
-        row = reg._row(conn, spec)
+        row = queries.row(conn, spec)
         approver = _last_decider(conn, row.name, row.version, "approve")
         rejecter = _last_decider(conn, row.name, row.version, "reject")
     ref = f"{row.name}@{row.version}"
@@ -212,19 +201,18 @@ def decide(reg: ModelRegistry, spec: str, comment: str, *, approve: bool) -> Rev
             hint=f"its author requests one first with `jupyter-mlops model request-review {ref}`",
         )
     ctx.authorize("model.approve", ref)
-    return _write_review(reg, row, verb, "pending", "approved" if approve else "rejected", text, {})
+    return _write_review(ctx, row, verb, "pending", "approved" if approve else "rejected", text, {})
 
 
-def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
+def promote(ctx: Context, spec: str, alias: str | None) -> AliasMove:
     """Move ``alias`` to ``spec``; the serving alias only to an approved version."""
-    ctx = reg.ctx
     from ..tracking import models as mlf
 
     alias = validate_alias(alias if alias is not None else ctx.settings.serving_alias)
     guarded = alias in {a.lower() for a in ctx.settings.serving_aliases} or alias == ctx.settings.serving_alias.lower()
     with ctx.read() as conn:
-        row = reg._row(conn, spec)
-        current = reg._aliases(conn, row.name).get(alias)
+        row = queries.row(conn, spec)
+        current = queries.aliases(conn, row.name).get(alias)
         approved_by = _last_decider(conn, row.name, row.version, "approve") if row.status == "approved" else None
         rejecter = _last_decider(conn, row.name, row.version, "reject")
     ref = f"{row.name}@{row.version}"
@@ -248,7 +236,7 @@ def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
     mlflow_set = False
     try:
         with ctx.transaction() as conn:
-            if reg._aliases(conn, row.name).get(alias) != current or (
+            if queries.aliases(conn, row.name).get(alias) != current or (
                 guarded and _status_in_txn(conn, row.name, row.version) != "approved"
             ):
                 raise Conflict(f"{row.name}@{alias} or {ref} changed while you acted", value=ref, hint="look again and retry")
@@ -293,7 +281,7 @@ def promote(reg: ModelRegistry, spec: str, alias: str | None) -> AliasMove:
     return AliasMove(row.name, alias, current, row.version, ctx.actor, event.ts, approved_by, event.seq)
 
 
-def check_aliases(reg: ModelRegistry) -> AliasCheck:
+def check_aliases(ctx: Context) -> AliasCheck:
     """Every alias not in lower case, in MLflow or in the alias history (made before aliases were normalised).
 
     Such an alias could be read as a different alias than its lower-case form: ``CHAMPION`` next to
@@ -301,13 +289,12 @@ def check_aliases(reg: ModelRegistry) -> AliasCheck:
     """
     from ..tracking import models as mlf
 
-    ctx = reg.ctx
     findings: list[dict[str, Any]] = []
     serving = {a.lower() for a in ctx.settings.serving_aliases}
     with ctx.read() as conn:
         names = [r[0] for r in conn.execute(sa.select(model_versions.c.name).distinct().order_by(model_versions.c.name))]
         for name in names:
-            for alias, version in sorted(reg._aliases(conn, name).items()):
+            for alias, version in sorted(queries.aliases(conn, name).items()):
                 if alias != alias.lower():
                     findings.append({"model": name, "alias": alias, "version": version, "where": "alias history"})
     for name, alias, version in mlf.list_aliases(ctx.tracking):

@@ -22,14 +22,13 @@ import sqlalchemy as sa
 
 from ..core.hashing import sha256_json
 from ..core.paths import parse_version_spec, validate_name
-from ..errors import IntegrityError, InvalidInput, MlopsError, NotFound
+from ..errors import IntegrityError, InvalidInput, MlopsError
+from . import queries
 from . import review as _review
 from .entities import AliasCheck, AliasHistory, AliasMove, ModelTable, ModelVersion, Review
-from .schema import model_alias_history, model_reviews, model_versions
+from .schema import model_versions
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
     from ..core.context import Context
     from ..data.service import DataService
     from ..tracking.models import PreparedModel
@@ -184,21 +183,12 @@ class ModelRegistry:
         actor, in a ``log_model`` run of its own).
         """
         from ..tracking.models import model_sha256
-        from ..tracking.schema import runs
 
         sha = model_sha256(model)
         known = _known.get((str(self.ctx.settings.root), id(model)))
         if known is not None and known[0]() is model and known[2] == sha:
             return known[1]
-        t = model_versions
-        q = sa.select(t.c.name, t.c.version).where(t.c.model_sha256 == sha).order_by(t.c.created.desc()).limit(1)
-        if run_id is not None:
-            q = q.where(t.c.run_id == run_id)
-        else:
-            q = q.join(runs, runs.c.run_id == t.c.run_id).where(runs.c.kind == "log_model", t.c.author == self.ctx.actor)
-        with self.ctx.read() as conn:
-            row = conn.execute(q).first()
-        return None if row is None else f"{row.name}@{row.version}"
+        return queries.version_by_content(self.ctx, sha, run_id)
 
     def _log_in_run(self, prepared: PreparedModel, name: str, run: TrackedRun, origin: dict[str, Any]) -> ModelVersion:
         from ..tracking import models as mlf
@@ -289,82 +279,10 @@ class ModelRegistry:
             code = self.ctx.tracking.get_run(run_id)["tags"].get("mlops.source_sha256")
         return (str(code) if code else None), data_versions
 
-    # -- reading --------------------------------------------------------------------------------
-    def _row(self, conn: Connection, spec: str) -> Any:
-        vs = parse_version_spec(spec, default_alias="latest", kind="model version")
-        t = model_versions
-        q = sa.select(t).where(t.c.name == vs.name)
-        if vs.version is not None:
-            row = conn.execute(q.where(t.c.version == vs.version)).first()
-        elif vs.fingerprint is not None:
-            rows = conn.execute(q.where(t.c.manifest_sha256.startswith(vs.fingerprint))).all()
-            if len(rows) > 1:
-                raise InvalidInput(f"{spec} matches {len(rows)} versions", value=spec, hint="give more hex digits", field="spec")
-            row = rows[0] if rows else None
-        elif vs.alias == "latest":
-            row = conn.execute(q.order_by(t.c.version.desc()).limit(1)).first()
-        else:
-            target = self._aliases(conn, vs.name).get(str(vs.alias))
-            if target is None:
-                exists = conn.execute(sa.select(t.c.version).where(t.c.name == vs.name).limit(1)).first()
-                raise NotFound(
-                    f"model {vs.name} has no alias {vs.alias!r}" if exists else f"no model named {vs.name!r}",
-                    value=str(spec),
-                    hint=f"`jupyter-mlops model history {vs.name}` shows its aliases"
-                    if exists
-                    else "`jupyter-mlops model list` shows the models",
-                    field="spec",
-                )
-            row = conn.execute(q.where(t.c.version == target)).first()
-        if row is None:
-            known = [r.version for r in conn.execute(sa.select(t.c.version).where(t.c.name == vs.name).order_by(t.c.version))]
-            raise NotFound(
-                f"no model version {spec}",
-                value=str(spec),
-                hint=f"{vs.name} has versions {', '.join(map(str, known))}"
-                if known
-                else "`jupyter-mlops model list` shows the models",
-                field="spec",
-            )
-        return row
-
-    def _aliases(self, conn: Connection, name: str) -> dict[str, int]:
-        """The current target of each alias of ``name`` (the newest history row wins)."""
-        h = model_alias_history
-        current: dict[str, int | None] = {}
-        for r in conn.execute(sa.select(h.c.alias, h.c.to_version).where(h.c.name == name).order_by(h.c.id)):
-            current[r.alias] = r.to_version
-        return {a: v for a, v in current.items() if v is not None}
-
-    def _entity(self, conn: Connection, row: Any) -> ModelVersion:
-        aliases = tuple(sorted(a for a, v in self._aliases(conn, row.name).items() if v == row.version))
-        return ModelVersion(
-            name=row.name,
-            version=row.version,
-            author=row.author,
-            created=row.created,
-            run_id=row.run_id,
-            model_uri=row.model_uri,
-            model_id=row.model_id,
-            artifact_uri=row.artifact_uri,
-            flavor=row.flavor,
-            serialization=row.serialization,
-            model_type=row.model_type,
-            manifest_sha256=row.manifest_sha256,
-            status=row.status,
-            code_sha256=row.code_sha256,
-            data_versions=tuple(json.loads(row.data_versions or "[]")),
-            trusted_types=tuple(json.loads(row.trusted_types or "[]")),
-            aliases=aliases,
-            manifest=json.loads(row.manifest),
-            signature=json.loads(row.signature) if row.signature else None,
-            model_sha256=row.model_sha256,
-        )
-
+    # -- reading (registry/queries.py) -------------------------------------------------------------
     def get(self, spec: str) -> ModelVersion:
         """The version ``spec`` names (``name@3``, ``name@latest``, ``name@champion`` ...)."""
-        with self.ctx.read() as conn:
-            return self._entity(conn, self._row(conn, spec))
+        return queries.get(self.ctx, spec)
 
     def resolve(self, spec: str) -> str:
         """``name@version`` for any spec; other services use it to key their records."""
@@ -372,40 +290,15 @@ class ModelRegistry:
 
     def list_models(self, name: str | None = None) -> ModelTable:
         """Every registered version (of ``name``, if given), by name and newest version first."""
-        t = model_versions
-        q = sa.select(t).order_by(t.c.name, t.c.version.desc())
-        if name is not None:
-            q = q.where(t.c.name == validate_name(name, kind="model name"))
-        with self.ctx.read() as conn:
-            return ModelTable(tuple(self._entity(conn, r) for r in conn.execute(q).all()))
+        return queries.versions(self.ctx, name)
 
     def reviews(self, spec: str) -> tuple[Review, ...]:
         """The review requests, approvals and rejections of a version, oldest first."""
-        r = model_reviews
-        with self.ctx.read() as conn:
-            row = self._row(conn, spec)
-            rows = conn.execute(sa.select(r).where(r.c.name == row.name, r.c.version == row.version).order_by(r.c.id)).all()
-        return tuple(
-            Review(x.name, x.version, x.action, x.actor, x.ts, x.text, x.status_before, x.status_after, x.audit_seq) for x in rows
-        )
+        return queries.reviews(self.ctx, spec)
 
     def alias_history(self, name: str, alias: str | None = None) -> AliasHistory:
         """Every move of ``name``'s aliases (or of one alias): who, when, from, to, approved by."""
-        name = validate_name(name, kind="model name")
-        h = model_alias_history
-        q = sa.select(h).where(h.c.name == name).order_by(h.c.id)
-        if alias is not None:
-            q = q.where(h.c.alias == _review.validate_alias(alias))
-        with self.ctx.read() as conn:
-            if conn.execute(sa.select(model_versions.c.name).where(model_versions.c.name == name).limit(1)).first() is None:
-                raise NotFound(
-                    f"no model named {name!r}", value=name, hint="`jupyter-mlops model list` shows the models", field="name"
-                )
-            rows = conn.execute(q).all()
-        moves = tuple(
-            AliasMove(r.name, r.alias, r.from_version, r.to_version, r.actor, r.ts, r.approved_by, r.audit_seq) for r in rows
-        )
-        return AliasHistory(name=name, alias=alias, moves=moves)
+        return queries.alias_history(self.ctx, name, alias)
 
     # -- loading --------------------------------------------------------------------------------
     def load_model(self, spec: str) -> Any:
@@ -444,15 +337,15 @@ class ModelRegistry:
     # -- review (rules in registry/review.py) ------------------------------------------------------
     def request_review(self, spec: str, note: str = "") -> Review:
         """Submit a version for review; it needs a completed evaluation and a model card."""
-        return _review.request_review(self, spec, note)
+        return _review.request_review(self.ctx, spec, note, evaluation_of=self.evaluation_of, card_of=self.card_of)
 
     def approve(self, spec: str, comment: str = "") -> Review:
         """Approve a pending version (a reviewer who is not its author)."""
-        return _review.decide(self, spec, comment, approve=True)
+        return _review.decide(self.ctx, spec, comment, approve=True)
 
     def reject(self, spec: str, comment: str = "") -> Review:
         """Reject a pending version (a reviewer who is not its author)."""
-        return _review.decide(self, spec, comment, approve=False)
+        return _review.decide(self.ctx, spec, comment, approve=False)
 
     def promote(self, spec: str, alias: str | None = None) -> AliasMove:
         """Point ``alias`` (default: the serving alias) at a version; every serving alias needs approval.
@@ -460,8 +353,8 @@ class ModelRegistry:
         Aliases are case-insensitive (stored and set in lower case); the serving aliases are
         ``[review] serving_aliases`` (``champion``, ``production``, ``prod``, ``live`` by default).
         """
-        return _review.promote(self, spec, alias)
+        return _review.promote(self.ctx, spec, alias)
 
     def check_aliases(self) -> AliasCheck:
         """Aliases not in lower case in MLflow or the alias history (``jupyter-mlops model check-aliases``)."""
-        return _review.check_aliases(self)
+        return _review.check_aliases(self.ctx)

@@ -50,7 +50,9 @@ __all__ = [
     "dead_owners",
     "ensure_owner",
     "owner_identity",
+    "add_reaper",
     "reap",
+    "reap_stale",
     "touch",
 ]
 
@@ -288,6 +290,32 @@ def _record(
             name = str(row.name if row is not None else "run")
         out.append(Reaped("run", run_id, name, status, reason, ended, event.seq))
     return out
+
+
+_extra_reapers: dict[str, ExtraReaper] = {}
+
+
+def add_reaper(name: str, hook: ExtraReaper) -> None:
+    """Have :func:`reap_stale` close ``hook``'s records of a dead owner too, in the same transaction.
+
+    The composition root adds the pipelines' hook (their ``pipeline_runs`` rows) when a workspace opens.
+    """
+    _extra_reapers[name] = hook
+
+
+def reap_stale(ctx: Context) -> tuple[Reaped, ...]:
+    """Close the runs (and, through the added hooks, pipeline runs) whose owner process is gone.
+
+    Each gets status KILLED (in MLflow too), an end time of its last sign of life and a
+    ``run.reaped`` audit event naming the reason. Cheap when nothing is stale (one query, no
+    MLflow import); a read-only workspace is never changed.
+    """
+    if ctx.read_only:
+        return ()
+    dead = dead_owners(ctx)
+    if not dead:
+        return ()
+    return tuple(reap(ctx, dead, extra=tuple(_extra_reapers.values())))
 
 
 def reap(ctx: Context, dead: Iterable[Any], *, extra: Sequence[ExtraReaper] = ()) -> list[Reaped]:

@@ -13,7 +13,6 @@ later process reaps the run when that owner is gone (:mod:`jupyter_mlops.trackin
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import threading
 import time
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..core.entities import RunInfo, escape
+from ..core.entities import RunInfo
 from ..core.hashing import sha256_text
 from ..core.paths import validate_name
 from ..errors import InvalidInput, MlopsError
@@ -508,40 +507,3 @@ class StageRun:
 
 #: What records can be attached to: a run opened here, or the stage run around this notebook.
 TrackedRun = ActiveRun | StageRun
-
-
-@dataclasses.dataclass(frozen=True)
-class RunTable:
-    """A page of runs, shown as an HTML table in notebooks."""
-
-    runs: tuple[RunInfo, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"runs": [r.to_dict() for r in self.runs]}
-
-    def _repr_html_(self) -> str:
-        cols = ("run", "name", "experiment", "status", "actor", "started", "audit", "metrics")
-        head = "<tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
-
-        def row(r: RunInfo) -> str:
-            metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items()) if not k.startswith("mlops."))
-            cells = (
-                f"<code>{escape(r.run_id[:12])}</code>",
-                escape(r.name),
-                escape(r.experiment),
-                escape(r.status),
-                escape(r.actor),
-                escape(r.started[:19]),
-                escape(", ".join(f"#{s}" for s in r.audit_seqs)),
-                escape(metrics),
-            )
-            return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-
-        body = "".join(row(r) for r in self.runs)
-        return f"<table class='mlops-runs'>{head}{body}</table>"
-
-    def __len__(self) -> int:
-        return len(self.runs)
-
-    def __iter__(self) -> Any:
-        return iter(self.runs)
