@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .commands import Context, Result, format_table
+from .commands import CommandUsageError, Context, Result, format_table
 
 
 def register(subs: Any) -> None:
@@ -46,6 +46,8 @@ def register(subs: Any) -> None:
 def _list_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--experiment")
     p.add_argument("--status", choices=["RUNNING", "FINISHED", "FAILED", "KILLED"])
+    p.add_argument("--filter", help="e.g. \"metrics.accuracy > 0.8 and params.C = '1'\" (the run filter grammar)")
+    p.add_argument("--sort", help="KEY [ASC|DESC], e.g. 'metrics.accuracy DESC' (default: newest first)")
     p.add_argument("--limit", type=int, default=20)
 
 
@@ -64,7 +66,9 @@ def _init(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _audit_verify(ctx: Context, args: argparse.Namespace) -> Result:
-    result = ctx.workspace().verify_audit()
+    from ..audit import queries
+
+    result = queries.verify(ctx.workspace())
     if result.ok:
         return Result(result, f"audit chain intact: {result.checked} events, head #{result.head_seq}")
     return Result(result, f"audit chain BROKEN at event #{result.first_bad_seq}: {result.reason}", exit_code=7)
@@ -86,8 +90,11 @@ class _Events(list[Any]):
 
 
 def _audit_log(ctx: Context, args: argparse.Namespace) -> Result:
+    from ..audit import queries
+
     events = _Events(
-        ctx.workspace().audit_events(
+        queries.events(
+            ctx.workspace(),
             actor=args.actor,
             action=args.action,
             object_type=args.object_type,
@@ -106,7 +113,15 @@ def _audit_log(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _runs_list(ctx: Context, args: argparse.Namespace) -> Result:
-    table = ctx.workspace().list_runs(experiment=args.experiment, status=args.status, limit=args.limit)
+    from ..tracking import queries
+    from ..tracking.filters import run_filter
+
+    if not 1 <= args.limit <= 10_000:
+        raise CommandUsageError(f"--limit must be between 1 and 10000, got {args.limit}")
+    flt = run_filter(getattr(args, "filter", None), status=args.status)
+    page = queries.search_runs(
+        ctx.workspace(), flt, experiment=args.experiment, order_by=getattr(args, "sort", None), page_size=args.limit
+    )
     text = format_table(
         [
             (
@@ -116,14 +131,15 @@ def _runs_list(ctx: Context, args: argparse.Namespace) -> Result:
                 r.status,
                 r.actor,
                 r.started[:19],
+                "" if r.duration_s is None else f"{r.duration_s:g}",
                 _audit_refs(r.audit_seqs),
                 ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items()) if not k.startswith("mlops.")),
             )
-            for r in table
+            for r in page
         ],
-        ["run id", "name", "experiment", "status", "actor", "started (UTC)", "audit", "metrics"],
+        ["run id", "name", "experiment", "status", "actor", "started (UTC)", "seconds", "audit", "metrics"],
     )
-    return Result(table, text)
+    return Result(page, text)
 
 
 def _audit_refs(seqs: tuple[int, ...]) -> str:
@@ -131,16 +147,32 @@ def _audit_refs(seqs: tuple[int, ...]) -> str:
 
 
 def _runs_show(ctx: Context, args: argparse.Namespace) -> Result:
+    from ..tracking import queries
+
     ws = ctx.workspace()
-    run_id = ws.resolve_run_id(args.run_id)  # a stage_run_id works too
-    run = ws.tracking.get_run(run_id)
-    events = ws.audit_events(object_type="run", object_id=run_id, newest_first=False)
-    run["audit_events"] = [e.seq for e in events]
-    lines = [f"{k}: {v}" for k, v in run.items() if k not in ("params", "metrics", "tags")]
-    lines += [f"param {k} = {v}" for k, v in sorted(run["params"].items())]
-    lines += [f"metric {k} = {v}" for k, v in sorted(run["metrics"].items())]
-    lines += [f"tag {k} = {v}" for k, v in sorted(run["tags"].items()) if k.startswith("mlops.")]
-    return Result(run, "\n".join(lines))
+    detail = queries.run_detail(ws, ws.resolve_run_id(args.run_id))  # a stage_run_id works too
+    r = detail.run
+    facts = [
+        ("run_id", r.run_id),
+        ("name", r.name),
+        ("experiment", f"{r.experiment} ({r.experiment_id})"),
+        ("status", r.status),
+        ("actor", r.actor),
+        ("started", r.started),
+        ("ended", r.ended),
+        ("duration_s", r.duration_s),
+        ("notebook", r.notebook),
+        ("cell_id", r.cell_id),
+        ("parent_run_id", r.parent_run_id),
+        ("error", r.error),
+        ("audit_events", _audit_refs(detail.audit_events)),
+        ("artifact_uri", detail.artifact_uri),
+    ]
+    lines = [f"{k}: {v}" for k, v in facts if v not in (None, "")]
+    lines += [f"param {k} = {v}" for k, v in sorted(r.params.items())]
+    lines += [f"metric {k} = {v}" for k, v in sorted(r.metrics.items())]
+    lines += [f"tag {k} = {v}" for k, v in sorted(detail.all_tags.items()) if k.startswith("mlops.")]
+    return Result(detail, "\n".join(lines))
 
 
 def _config_show(ctx: Context, args: argparse.Namespace) -> Result:

@@ -74,12 +74,16 @@ def _version(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _list(ctx: Context, args: argparse.Namespace) -> Result:
-    versions = ctx.workspace().data.list(args.name, limit=args.limit)
+    from ..data import queries
+
+    versions = queries.versions(ctx.workspace(), args.name, limit=args.limit)
     return Result(versions, str(versions))
 
 
 def _show(ctx: Context, args: argparse.Namespace) -> Result:
-    version = ctx.workspace().data.show(args.spec)
+    from ..data import queries
+
+    version = queries.show(ctx.workspace(), args.spec)
     lines = [str(version), f"  snapshot {version.location} ({version.size_bytes} bytes), scheme {version.scheme}"]
     if version.sensitive:
         lines.append(f"  sensitive (masked): {', '.join(version.sensitive)}")

@@ -78,12 +78,16 @@ def _log(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _list(ctx: Context, args: argparse.Namespace) -> Result:
-    table = ctx.workspace().models.list_models(args.name)
+    from ..registry import queries
+
+    table = queries.versions(ctx.workspace(), args.name)
     return Result(table, str(table))
 
 
 def _show(ctx: Context, args: argparse.Namespace) -> Result:
-    mv = ctx.workspace().models.get(args.spec)
+    from ..registry import queries
+
+    mv = queries.get(ctx.workspace(), args.spec)
     return Result(mv, str(mv))
 
 
@@ -126,5 +130,7 @@ def _check_aliases(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _history(ctx: Context, args: argparse.Namespace) -> Result:
-    history = ctx.workspace().models.alias_history(args.name, args.alias)
+    from ..registry import queries
+
+    history = queries.alias_history(ctx.workspace(), args.name, args.alias)
     return Result(history, str(history))

@@ -23,6 +23,7 @@ def load_server_extension(server_app: Any) -> None:
 
     web_app = server_app.web_app
     mlops = JupyterMlops(str(server_app.root_dir), config=server_app.config, parent=server_app)
+    mlops.routes = ROUTES
     web_app.settings["jupyter_mlops"] = mlops
     base_url = web_app.settings["base_url"]
     web_app.add_handlers(".*$", [(url_path_join(base_url, API_PREFIX, r.pattern), r.handler, {"route": r}) for r in ROUTES])

@@ -37,7 +37,7 @@ from ..errors import InvalidInput, MlopsError, PipelineError, WorkspaceNotFound
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-__all__ = ["JupyterMlops", "MlopsHandler", "error_body", "jsonable"]
+__all__ = ["JupyterMlops", "MlopsHandler", "error_body", "jsonable", "resolve_notebook_path", "version_number"]
 
 T = TypeVar("T")
 log = logging.getLogger("jupyter_mlops.server")
@@ -59,6 +59,7 @@ class JupyterMlops(Configurable):  # type: ignore[misc]
         self.executor = ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="jupyter-mlops")
         self._lock = threading.Lock()
         self._workspace: Workspace | None = None
+        self.routes: tuple[Any, ...] = ()  # the registered routes (set when the extension loads)
 
     def workspace(self) -> Workspace:
         """The server's workspace, opened on first use (a missing one is retried on the next call)."""
@@ -269,6 +270,13 @@ def _http_message(exc: HTTPError, status: int) -> str:
 
 def _pattern_hint(pattern: str | None) -> str | None:
     return None if pattern is None else "see /jupyter-mlops/api/v1/openapi.json for the accepted format"
+
+
+def version_number(text: str) -> int:
+    """A model version number from a path segment (ASCII digits only)."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= len(text) <= 9 or int(text) < 1:
+        raise InvalidInput("a version is a positive integer", field="version")
+    return int(text)
 
 
 def resolve_notebook_path(root_dir: str, path: str) -> Path:

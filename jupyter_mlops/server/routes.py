@@ -12,9 +12,22 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["API_PREFIX", "Param", "Route"]
+__all__ = ["API_PREFIX", "COMMENT_BODY", "LIMIT", "NAME", "OFFSET", "PAGE", "SPEC", "TEXT", "VERSION", "Param", "Route"]
 
 API_PREFIX = "jupyter-mlops/api/v1"
+
+#: JSON schemas of the parameters routes share (published in the OpenAPI document, checked by the handlers).
+NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"}
+SPEC = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}(@[A-Za-z0-9_\-]{1,128})?$"}
+VERSION = {"type": "string", "pattern": r"^[1-9][0-9]{0,8}$"}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 500}
+OFFSET = {"type": "integer", "minimum": 0, "maximum": 1_000_000}
+TEXT = {"type": "string", "maxLength": 256}
+COMMENT_BODY = {
+    "type": "object",
+    "properties": {"comment": {"type": "string", "maxLength": 5000}},
+    "additionalProperties": False,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,3 +71,10 @@ class Route:
 
     def path_params(self) -> list[str]:
         return re.findall(r"\{(\w+)\}", self.path)
+
+
+#: The paging parameters of a listing.
+PAGE = (
+    Param("limit", schema=LIMIT),
+    Param("page_token", schema={"type": "string", "pattern": r"^[A-Za-z0-9+/=_\-]{1,512}$"}),
+)

@@ -1,9 +1,8 @@
 """The audit dashboard: the event log with filters and the chain's verification badge.
 
-The filters map one to one onto :meth:`~jupyter_mlops.workspace.Workspace.audit_events`
-(actor, action or ``prefix.*``, object type and id, time range), so the store does the filtering
-and paging; the badge is :meth:`~jupyter_mlops.workspace.Workspace.verify_audit` recomputed on
-every refresh.
+The filters map one to one onto :func:`jupyter_mlops.audit.queries.events` (actor, action or
+``prefix.*``, object type and id, time range), so the store does the filtering and paging; the
+badge is :func:`jupyter_mlops.audit.queries.verify` recomputed on every refresh.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from ..audit import queries as audit_queries
 from ..core.entities import AuditVerification, escape
 from .common import Dashboard, badge, kv_table, pre, section, short_json
 from .table import DataTable
@@ -82,7 +82,7 @@ class AuditDashboard(Dashboard):
         self.refresh()
 
     def filters(self) -> dict[str, Any]:
-        """The current filter boxes as keyword arguments of ``audit_events``."""
+        """The current filter boxes as keyword arguments of :func:`jupyter_mlops.audit.queries.events`."""
         out = {
             "actor": self.actor.value.strip() or None,
             "action": self.action.value.strip() or None,
@@ -105,10 +105,10 @@ class AuditDashboard(Dashboard):
     def verify(self) -> None:
         """Recompute the chain and update the badge."""
         with self.guard("verify"):
-            self.badge.value = verification_html(self.ws.verify_audit())
+            self.badge.value = verification_html(audit_queries.verify(self.ws))
 
     def reload(self) -> None:
-        self.badge.value = verification_html(self.ws.verify_audit())
+        self.badge.value = verification_html(audit_queries.verify(self.ws))
         self._query()
 
     def first_page(self) -> None:
@@ -122,7 +122,7 @@ class AuditDashboard(Dashboard):
             self._query()
 
     def _query(self) -> None:
-        events = self.ws.audit_events(**self.filters(), limit=self.page_size + 1, offset=self.offset)
+        events = audit_queries.events(self.ws, **self.filters(), limit=self.page_size + 1, offset=self.offset)
         more = len(events) > self.page_size
         events = events[: self.page_size]
         self._events = {str(e.seq): e for e in events}

@@ -12,15 +12,15 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
-import sqlalchemy as sa
 
 from ..core.entities import escape
-from ..data.schema import data_versions
+from ..data import queries
 from .charts import Chart, bar_chart
 from .common import Dashboard, badge, html_table, kv_table, note, safe_html_of, section
 from .table import DataTable
 
 if TYPE_CHECKING:
+    from ..data.entities import DataVersion
     from ..workspace import Workspace
 
 __all__ = ["DataDashboard", "data_names", "profile_html"]
@@ -30,16 +30,7 @@ _STATS = ("min", "max", "mean", "std")
 
 def data_names(ws: Workspace) -> list[tuple[str, int]]:
     """Data set names with their number of versions."""
-    ws._ensure_schema()
-    q = sa.select(data_versions.c.name, sa.func.count()).group_by(data_versions.c.name).order_by(data_versions.c.name)
-    with ws.db.read() as conn:
-        return [(str(n), int(c)) for n, c in conn.execute(q)]
-
-
-def _versions(ws: Workspace, name: str, limit: int = 500) -> list[Any]:
-    q = sa.select(data_versions).where(data_versions.c.name == name).order_by(data_versions.c.version.desc()).limit(limit)
-    with ws.db.read() as conn:
-        return list(conn.execute(q))
+    return [(d.name, d.n_versions) for d in queries.datasets(ws)]
 
 
 def _fmt(v: Any) -> str:
@@ -94,7 +85,7 @@ class DataDashboard(Dashboard):
         self.diff_button = w.Button(description="Compare", button_style="primary", layout=w.Layout(width="100px"))
         self.diff_out = w.HTML()
         self.page_size = page_size
-        self._rows: dict[str, Any] = {}
+        self._rows: dict[str, DataVersion] = {}
         super().__init__(ws, refresh_seconds=refresh_seconds)
         self.tabs = w.Tab(
             [w.VBox([self.detail, self.charts]), w.VBox([w.HBox([self.diff_a, self.diff_b, self.diff_button]), self.diff_out])]
@@ -134,8 +125,8 @@ class DataDashboard(Dashboard):
         if not name:
             self.table.show([], columns=[], caption="no data versions yet: mlops.version_data(df, name=...)")
             return
-        rows = _versions(self.ws, name, self.page_size)
-        self._rows = {f"{r.name}@{r.version}": r for r in rows}
+        rows = queries.versions(self.ws, name, limit=self.page_size)
+        self._rows = {r.spec: r for r in rows}
         self.table.show(
             [
                 {
@@ -147,7 +138,7 @@ class DataDashboard(Dashboard):
                     "fingerprint": r.fingerprint[:16],
                     "creator": r.creator,
                     "created": r.created[:19].replace("T", " "),
-                    "sensitive": ", ".join(json.loads(r.sensitive_json or "[]")),
+                    "sensitive": ", ".join(r.sensitive),
                 }
                 for r in rows
             ],
@@ -179,9 +170,9 @@ class DataDashboard(Dashboard):
         r = self._rows.get(spec)
         if r is None:
             return
-        sensitive = json.loads(r.sensitive_json or "[]")
-        profile = json.loads(r.profile_json or "{}")
-        source = json.loads(r.source_json or "{}")
+        sensitive = list(r.sensitive)
+        profile = dict(r.profile or {})
+        source = dict(r.source or {})
         facts = [
             ("version", spec),
             ("kind", r.kind),
@@ -189,7 +180,7 @@ class DataDashboard(Dashboard):
             ("fingerprint", f"{r.fingerprint} ({r.scheme})"),
             ("schema sha256", r.schema_hash),
             ("snapshot", f"mlops-object:{r.object_id} ({r.size_bytes} bytes)"),
-            ("key columns", ", ".join(json.loads(r.key_json or "[]")) or "none"),
+            ("key columns", ", ".join(r.key) or "none"),
             ("sensitive columns", ", ".join(sensitive) or "none"),
             ("created by", f"{r.creator} at {r.created[:19]}"),
         ]

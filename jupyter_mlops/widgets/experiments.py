@@ -8,15 +8,13 @@ never a scan of every run into a DataFrame.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
-import sqlalchemy as sa
 
-from ..core.entities import escape
-from ..errors import InvalidInput
-from ..tracking.schema import runs as runs_table
+from ..core.entities import RunInfo, escape
+from ..tracking import queries
+from ..tracking.filters import order_key, run_filter
 from .charts import Chart, bar_chart, line_chart
 from .common import Dashboard, badge, html_table, kv_table, note, pre, section
 from .table import DataTable
@@ -44,66 +42,14 @@ KEY_PACKAGES = (
 )
 
 
-def _quote_key(kind: str, key: str) -> str:
-    if key.replace("_", "").replace(".", "").isalnum():
-        return f"{kind}.{key}"
-    if "`" in key:
-        raise InvalidInput(f"cannot sort by {key!r}", value=key, hint="keys with a backtick cannot be queried")
-    return f"{kind}.`{key}`"
-
-
-def order_key(kind: str, key: str) -> str:
-    """The MLflow ``order_by`` column for a metric, parameter or attribute key."""
-    return _quote_key(kind, key)
-
-
 def mlflow_filter(*, status: str | None = None, name_contains: str = "", query: str = "") -> str:
-    """Combine the dashboard's filter boxes into one MLflow ``filter_string``.
-
-    ``query`` is passed through as written (MLflow's own grammar, e.g. ``metrics.acc > 0.8``);
-    a name to search for may not contain quotes, since MLflow's grammar cannot escape them.
-    """
-    parts = []
-    if status and status != "any":
-        if status not in STATUSES:
-            raise InvalidInput(f"unknown run status {status!r}", value=status, hint=f"one of {', '.join(STATUSES[1:])}")
-        parts.append(f"attributes.status = '{status}'")
-    name = name_contains.strip()
-    if name:
-        if "'" in name or '"' in name or "\\" in name:
-            raise InvalidInput(f"a name filter cannot contain quotes or backslashes: {name!r}", value=name, field="name")
-        parts.append(f"attributes.run_name ILIKE '%{name}%'")
-    if query.strip():
-        parts.append(query.strip())
-    return " and ".join(parts)
+    """The dashboard's filter boxes as the tracking store's filter string (see :mod:`jupyter_mlops.tracking.filters`)."""
+    return run_filter(query, status=status, name_contains=name_contains).to_mlflow()
 
 
-def _ms_to_iso(ms: Any) -> str:
-    if not ms:
-        return ""
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(start: Any, end: Any) -> float | None:
-    if not start or not end:
-        return None
-    return round((int(end) - int(start)) / 1000, 2)
-
-
-def experiments_of(ws: Workspace) -> list[tuple[str, int]]:
-    """Experiments with tracked runs and how many runs each has (one grouped query)."""
-    ws._ensure_schema()
-    q = sa.select(runs_table.c.experiment, sa.func.count()).group_by(runs_table.c.experiment).order_by(runs_table.c.experiment)
-    with ws.db.read() as conn:
-        return [(str(e), int(n)) for e, n in conn.execute(q)]
-
-
-def _count(ws: Workspace, experiment: str, status: str | None) -> int:
-    q = sa.select(sa.func.count()).select_from(runs_table).where(runs_table.c.experiment == experiment)
-    if status and status != "any":
-        q = q.where(runs_table.c.status == status)
-    with ws.db.read() as conn:
-        return int(conn.execute(q).scalar_one())
+def _when(iso: str | None) -> str:
+    """A run time as the dashboards show it: ``YYYY-MM-DD HH:MM:SS`` (UTC), the same instant the REST API and CLI give."""
+    return (iso or "")[:19].replace("T", " ")
 
 
 class ExperimentsDashboard(Dashboard):
@@ -142,7 +88,7 @@ class ExperimentsDashboard(Dashboard):
         self.tabs.set_title(1, "Compare")
         self._tokens: list[str | None] = [None]
         self._next_token: str | None = None
-        self._page_runs: dict[str, dict[str, Any]] = {}
+        self._page_runs: dict[str, RunInfo] = {}
         super().__init__(ws, refresh_seconds=refresh_seconds)
         self.body.children = [
             w.HBox(
@@ -167,8 +113,8 @@ class ExperimentsDashboard(Dashboard):
 
     # -- data ----------------------------------------------------------------------------------
     def _load_experiments(self, wanted: str | None) -> None:
-        exps = experiments_of(self.ws)
-        options = [(f"{name} ({n} runs)", name) for name, n in exps]
+        exps = queries.experiments(self.ws)
+        options = [(f"{e.name} ({e.n_runs} runs)", e.name) for e in exps]
         names = [n for _, n in options]
         default = wanted or (self.experiment.value if self.experiment.value in names else None)
         if default is None:
@@ -216,39 +162,35 @@ class ExperimentsDashboard(Dashboard):
             self.table.show([], columns=[], caption="no experiments yet: track a run first")
             self.page_label.value = ""
             return
-        filter_string = mlflow_filter(
-            status=self.status_filter.value, name_contains=self.name_filter.value, query=self.query.value
+        flt = run_filter(self.query.value, status=self.status_filter.value, name_contains=self.name_filter.value)
+        order = self.table.sort or "attributes.start_time DESC"
+        # runs whose process died are shown KILLED, not RUNNING forever (search_runs closes them first)
+        page = queries.search_runs(
+            self.ws, flt, experiment=exp, order_by=order, page_size=int(self.page_size.value), page_token=token
         )
-        exp_id = self.ws.tracking.experiment_id(exp, create=False)
-        self.ws.reap()  # runs whose process died are shown KILLED, not RUNNING forever
-        order = [self.table.sort] if self.table.sort else ["attributes.start_time DESC"]
-        found, self._next_token = self.ws.tracking.search_runs(
-            [exp_id], filter_string=filter_string, order_by=order, max_results=int(self.page_size.value), page_token=token
-        )
-        self._page_runs = {r["run_id"]: r for r in found}
+        found = list(page.runs)
+        self._next_token = page.next_page_token
+        self._page_runs = {r.run_id: r for r in found}
         self._show_page(found)
         page_no = len(self._tokens)
         first = (page_no - 1) * int(self.page_size.value) + 1
-        if self.name_filter.value.strip() or self.query.value.strip():
-            total = ""
-        else:
-            total = f" of {_count(self.ws, exp, self.status_filter.value)}"
+        total = "" if flt.narrows else f" of {queries.count_runs(self.ws, exp, self.status_filter.value)}"
         span = f"runs {first}\u2013{first + len(found) - 1}{total}" if found else "no runs"
         self.page_label.value = f"<span class='mlops-muted'>page {page_no} \u00b7 {escape(span)}</span>"
         self.prev_button.disabled = page_no <= 1
         self.next_button.disabled = self._next_token is None
         if not self.last_error:
-            self.show_status(f"{len(found)} runs shown, sorted by {order[0]}")
+            self.show_status(f"{len(found)} runs shown, sorted by {order}")
 
-    def _show_page(self, found: list[dict[str, Any]]) -> None:
+    def _show_page(self, found: list[RunInfo]) -> None:
         metric_keys: list[str] = []
         param_keys: list[str] = []
         sort_col = self.table.sort.rsplit(" ", 1)[0]
         for r in found:
-            for k in r["metrics"]:
+            for k in r.metrics:
                 if k not in metric_keys:
                     metric_keys.append(k)
-            for k in r["params"]:
+            for k in r.params:
                 if k not in param_keys:
                     param_keys.append(k)
         metric_keys = sorted(metric_keys, key=lambda k: (order_key("metrics", k) != sort_col, k))[:MAX_METRIC_COLUMNS]
@@ -265,15 +207,15 @@ class ExperimentsDashboard(Dashboard):
         rows = []
         for r in found:
             row: dict[str, Any] = {
-                "id": r["run_id"],
-                "name": r["name"],
-                "status": r["status"],
-                "actor": r["tags"].get("mlops.actor", r["tags"].get("mlflow.user", "")),
-                "started": _ms_to_iso(r["start_time"]),
-                "seconds": _duration(r["start_time"], r["end_time"]),
+                "id": r.run_id,
+                "name": r.name,
+                "status": r.status,
+                "actor": r.actor,
+                "started": _when(r.started),
+                "seconds": r.duration_s,
             }
-            row.update({"m:" + k: r["metrics"].get(k) for k in metric_keys})
-            row.update({"p:" + k: r["params"].get(k) for k in param_keys})
+            row.update({"m:" + k: r.metrics.get(k) for k in metric_keys})
+            row.update({"p:" + k: r.params.get(k) for k in param_keys})
             rows.append(row)
         self.table.show(rows, columns=columns, caption=f"experiment {self.experiment.value}")
 
@@ -311,10 +253,10 @@ class ExperimentsDashboard(Dashboard):
             self.compare.value = "<div class='mlops-muted'>tick two or more runs to compare them</div>"
             self.compare_charts.children = []
             return
-        runs = [self._page_runs.get(rid) or self.ws.tracking.get_run(rid) for rid in run_ids[:MAX_COMPARE]]
-        labels = [f"{r['name']} ({r['run_id'][:6]})" for r in runs]
-        params = sorted({k for r in runs for k in r["params"]})
-        metrics = sorted({k for r in runs for k in r["metrics"]})
+        runs = [self._page_runs.get(rid) or queries.get_run(self.ws, rid) for rid in run_ids[:MAX_COMPARE]]
+        labels = [f"{r.name} ({r.run_id[:6]})" for r in runs]
+        params = sorted({k for r in runs for k in r.params})
+        metrics = sorted({k for r in runs for k in r.metrics})
 
         def differs(row: Any) -> bool:
             return len({str(v) for v in row[1:]}) > 1
@@ -323,16 +265,16 @@ class ExperimentsDashboard(Dashboard):
             (note(f"showing the first {MAX_COMPARE} of {len(run_ids)} ticked runs", "warn") if len(run_ids) > MAX_COMPARE else "")
             + section(
                 "Metrics",
-                html_table(["metric", *labels], [[k, *[r["metrics"].get(k) for r in runs]] for k in metrics], highlight=differs),
+                html_table(["metric", *labels], [[k, *[r.metrics.get(k) for r in runs]] for k in metrics], highlight=differs),
             )
             + section(
                 "Parameters (rows that differ are highlighted)",
-                html_table(["parameter", *labels], [[k, *[r["params"].get(k) for r in runs]] for k in params], highlight=differs),
+                html_table(["parameter", *labels], [[k, *[r.params.get(k) for r in runs]] for k in params], highlight=differs),
             )
         )
         self.compare.value = html
         self.compare_charts.children = [
-            Chart(spec=bar_chart(k, labels, {k: [r["metrics"].get(k) for r in runs]}, width=340, height=240)) for k in metrics[:6]
+            Chart(spec=bar_chart(k, labels, {k: [r.metrics.get(k) for r in runs]}, width=340, height=240)) for k in metrics[:6]
         ]
         if not self.table.active:
             self.tabs.selected_index = 1
@@ -340,33 +282,25 @@ class ExperimentsDashboard(Dashboard):
 
 def run_detail_html(ws: Workspace, run_id: str) -> tuple[str, dict[str, list[tuple[int, float]]]]:
     """The detail view of one run as escaped HTML, plus metric histories for the charts."""
-    from ..core.paths import validate_object_id
-
-    validate_object_id(run_id)
-    r = ws.tracking.get_run(run_id)
-    with ws.db.read() as conn:
-        rec = conn.execute(sa.select(runs_table).where(runs_table.c.run_id == run_id)).first()
-    tags = r["tags"]
-    status = r["status"]
-    tone = {"FINISHED": "good", "FAILED": "bad", "KILLED": "warn", "RUNNING": "info"}.get(status, "none")
-    outcome = [
-        ("status", status),
-        ("started (UTC)", _ms_to_iso(r["start_time"])),
-        ("ended (UTC)", _ms_to_iso(r["end_time"])),
-        ("wall time (s)", tags.get("mlops.wall_time_s", "")),
-        ("by", tags.get("mlops.actor", tags.get("mlflow.user", ""))),
+    detail = queries.run_detail(ws, run_id)
+    r, tags, rec = detail.run, detail.all_tags, detail.record or {}
+    tone = {"FINISHED": "good", "FAILED": "bad", "KILLED": "warn", "RUNNING": "info"}.get(r.status, "none")
+    outcome: list[tuple[str, Any]] = [
+        ("status", r.status),
+        ("started (UTC)", _when(r.started)),
+        ("ended (UTC)", _when(r.ended)),
+        ("duration (s)", "" if r.duration_s is None else r.duration_s),
+        ("by", r.actor),
         ("run id", run_id),
     ]
-    error = (rec.error if rec is not None else None) or tags.get("mlops.error")
-    if rec is not None and rec.parent_run_id:
-        outcome.append(("parent run", rec.parent_run_id))
+    if r.parent_run_id:
+        outcome.append(("parent run", r.parent_run_id))
     if tags.get("mlops.notes"):
         outcome.append(("notes", tags["mlops.notes"]))
-    graph = ws.lineage("run", run_id)
     me = f"run:{run_id}"
     lineage_rows = []
     data_rows = []
-    for e in graph.edges:
+    for e in detail.lineage:
         src, dst = f"{e.src_type}:{e.src_id}", f"{e.dst_type}:{e.dst_id}"
         if me not in (src, dst):
             continue
@@ -375,12 +309,12 @@ def run_detail_html(ws: Workspace, run_id: str) -> tuple[str, dict[str, list[tup
         if other_type.startswith("data") and direction == "in":
             data_rows.append([other_id, e.relation, short_payload(e.payload)])
     source_rows = [
-        ("notebook", (rec.notebook if rec is not None else None) or tags.get("mlops.notebook") or "unknown"),
-        ("cell id", (rec.cell_id if rec is not None else None) or tags.get("mlops.cell_id") or "unknown"),
+        ("notebook", r.notebook or "unknown"),
+        ("cell id", r.cell_id or "unknown"),
         ("source sha256", tags.get("mlops.source_sha256", "unknown")),
         ("execution count", tags.get("mlops.execution_count", "unknown")),
     ]
-    cell = ws.tracking.read_text_artifact(run_id, "mlops/cell.py")
+    cell = queries.run_artifact_text(ws, run_id, "mlops/cell.py")
     env_rows = [
         ("python", tags.get("mlops.python", "unknown")),
         ("git commit", tags.get("mlops.git.commit", "unknown")),
@@ -388,7 +322,7 @@ def run_detail_html(ws: Workspace, run_id: str) -> tuple[str, dict[str, list[tup
         ("uncommitted changes", tags.get("mlops.git.dirty", "unknown")),
         ("environment sha256", tags.get("mlops.environment_sha256", "unknown")),
     ]
-    env_text = ws.tracking.read_text_artifact(run_id, "mlops/environment.json")
+    env_text = queries.run_artifact_text(ws, run_id, "mlops/environment.json")
     packages = ""
     if env_text:
         try:
@@ -404,15 +338,14 @@ def run_detail_html(ws: Workspace, run_id: str) -> tuple[str, dict[str, list[tup
                 )
         except ValueError:
             packages = pre(env_text[:4000])
-    history = {}
-    for key in sorted(r["metrics"])[:4]:
-        history[key] = ws.tracking.metric_history(run_id, key)
+    history = {key: queries.metric_history(ws, run_id, key) for key in sorted(r.metrics)[:4]}
+    error = r.error or rec.get("error")
     html = (
-        f"<div><span class='mlops-title'>{escape(r['name'])}</span> {badge(status, tone)}</div>"
+        f"<div><span class='mlops-title'>{escape(r.name)}</span> {badge(r.status, tone)}</div>"
         + (f"<div class='mlops-note tone-bad'><b>error:</b> {escape(error)}</div>" if error else "")
         + section("Outcome", kv_table(outcome))
-        + section("Parameters", kv_table(sorted(r["params"].items())))
-        + section("Metrics", kv_table(sorted(r["metrics"].items())))
+        + section("Parameters", kv_table(sorted(r.params.items())))
+        + section("Metrics", kv_table(sorted(r.metrics.items())))
         + section(
             "Data versions used",
             html_table(["data version", "relation", "details"], data_rows)

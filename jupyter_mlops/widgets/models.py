@@ -10,14 +10,13 @@ shown as the reason.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
-import sqlalchemy as sa
 
 from ..core.entities import escape
-from ..registry.schema import model_alias_history, model_reviews, model_versions
+from ..errors import NotFound
+from ..registry import queries
 from .charts import Chart, LineageView, bar_chart, layout_lineage
 from .common import Dashboard, badge, html_table, kv_table, note, safe_html_of, section
 from .table import DataTable
@@ -45,15 +44,6 @@ def review_blockers(ws: Workspace, author: str, status: str, ref: str) -> list[s
     if "reviewer" not in ws.roles_of():
         reasons.append(f"you ({ws.actor}) are not in the reviewers list ([review] reviewers in .mlops/config.toml)")
     return reasons
-
-
-def _version_rows(ws: Workspace, status: str, limit: int = 200) -> list[Any]:
-    q = sa.select(model_versions).order_by(model_versions.c.created.desc()).limit(limit)
-    if status != "all":
-        q = q.where(model_versions.c.status == status)
-    ws._ensure_schema()
-    with ws.db.read() as conn:
-        return list(conn.execute(q))
 
 
 class ModelsDashboard(Dashboard):
@@ -115,21 +105,22 @@ class ModelsDashboard(Dashboard):
             self.show_list()
 
     def show_list(self) -> None:
-        rows = _version_rows(self.ws, self.status_filter.value, self.page_size)
+        status = self.status_filter.value
+        rows = queries.review_queue(self.ws, None if status == "all" else status, limit=self.page_size)
         self.table.show(
             [
                 {
-                    "id": f"{r.name}@{r.version}",
+                    "id": r.ref,
                     "model": r.name,
                     "version": r.version,
                     "status": r.status,
                     "author": r.author,
                     "type": r.model_type.rsplit(".", 1)[-1],
                     "created": r.created[:19].replace("T", " "),
-                    "data": ", ".join(json.loads(r.data_versions or "[]")),
+                    "data": ", ".join(r.data_versions),
                     "_tone": "good" if r.status == "approved" else "",
                 }
-                for r in rows
+                for r in rows.versions
             ],
             columns=[
                 {"key": "model", "label": "model"},
@@ -161,25 +152,13 @@ class ModelsDashboard(Dashboard):
     def show_version(self, ref: str) -> None:
         """Everything about ``ref`` (``name@version``): overview, card, evaluation, lineage, aliases."""
         name, _, ver = ref.rpartition("@")
-        with self.ws.db.read() as conn:
-            row = conn.execute(
-                sa.select(model_versions).where(model_versions.c.name == name, model_versions.c.version == int(ver))
-            ).first()
-            reviews = list(
-                conn.execute(
-                    sa.select(model_reviews)
-                    .where(model_reviews.c.name == name, model_reviews.c.version == int(ver))
-                    .order_by(model_reviews.c.id)
-                )
-            )
-            moves = list(
-                conn.execute(
-                    sa.select(model_alias_history).where(model_alias_history.c.name == name).order_by(model_alias_history.c.id)
-                )
-            )
-        if row is None:
+        try:
+            row = queries.get(self.ws, f"{name}@{int(ver)}")
+        except NotFound:
             self.header.value = note(f"{ref} no longer exists", "bad")
             return
+        reviews = queries.reviews(self.ws, row.ref)
+        moves = queries.alias_history(self.ws, name).moves
         self.current, self._row = ref, row
         self.header.value = (
             f"<div><span class='mlops-title'>{escape(ref)}</span> {badge(row.status, _TONE.get(row.status, 'none'))} "
@@ -191,7 +170,7 @@ class ModelsDashboard(Dashboard):
             ("review status", row.status),
             ("run", row.run_id),
             ("code sha256", row.code_sha256 or "unknown"),
-            ("trained on", ", ".join(json.loads(row.data_versions or "[]")) or "unknown"),
+            ("trained on", ", ".join(row.data_versions) or "unknown"),
             ("serialization", row.serialization),
             ("artifact manifest sha256", row.manifest_sha256),
         ]
