@@ -7,18 +7,16 @@ import re
 
 import pytest
 
+from jupyter_mlops.cards.assemble import RecordedFacts, assemble_card
 from jupyter_mlops.cards.card import (
     ANNEX_IV,
     SECTIONS,
     UNKNOWN,
     WRITTEN_SECTIONS,
     ModelCard,
-    RecordedFacts,
-    assemble_card,
-    check_text,
-    normalize_section_key,
 )
 from jupyter_mlops.cards.render import md_escape
+from jupyter_mlops.cards.spec import check_text, normalize_section_key
 from jupyter_mlops.errors import InvalidInput
 
 XSS = "<script>alert('x')</script><img src=x onerror=alert(1)> [click](javascript:alert(1)) ![i](http://evil/x.png)"

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MlopsError, NotFound
-from .card import RecordedFacts
+from .assemble import RecordedFacts
 
 if TYPE_CHECKING:
     from ..core.context import Context

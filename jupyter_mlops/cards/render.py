@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..core.entities import escape
-from .card import UNKNOWN
+from .spec import UNKNOWN
 
 if TYPE_CHECKING:
     from .card import CardSection, ModelCard, Table

@@ -19,9 +19,11 @@ import sqlalchemy as sa
 from ..core.entities import Entity, escape
 from ..core.paths import parse_version_spec
 from ..errors import IntegrityError, InvalidInput, MlopsError, NotFound
-from .card import WRITTEN_SECTIONS, CardSection, ModelCard, assemble_card, check_text, normalize_section_key
+from .assemble import assemble_card
+from .card import WRITTEN_SECTIONS, CardSection, ModelCard
 from .gather import Sources, as_dict, gather_facts, pick
 from .schema import model_cards
+from .spec import check_text, normalize_section_key
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
