@@ -8,15 +8,15 @@ on one kind of future whatever runs the work. Executors are found by name in a
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
 from ..core.paths import validate_uri
 from ..core.registry import Registry
+from .spawn import ensure_spawnable_main
 
-__all__ = ["EXECUTORS", "Executor", "get_executor"]
+__all__ = ["EXECUTORS", "Executor", "ensure_spawnable_main", "get_executor"]
 
 
 class Executor(Protocol):
@@ -58,20 +58,6 @@ def _dask(address: str, max_workers: int) -> Executor:
 
 EXECUTORS.register("local", _local)
 EXECUTORS.register("dask", _dask)
-
-
-def ensure_spawnable_main() -> None:
-    """Let ``spawn`` start workers from inside IPython.
-
-    multiprocessing's spawn reads ``sys.modules["__main__"].__spec__``; IPython (a notebook
-    kernel, or any ``InteractiveShell``) replaces ``__main__`` with a module that has no such
-    attribute, so starting a process pool or a Dask nanny from a notebook fails with
-    ``AttributeError: module has no attribute '__spec__'``. ``None`` is what a script run by
-    path has, and tells spawn not to re-import the main module in the worker.
-    """
-    main = sys.modules.get("__main__")
-    if main is not None and not hasattr(main, "__spec__"):
-        main.__spec__ = None
 
 
 def get_executor(spec: str, max_workers: int) -> Executor:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from .base import ensure_spawnable_main
+from .spawn import ensure_spawnable_main
 
 __all__ = ["LocalExecutor", "shared_pool"]
 

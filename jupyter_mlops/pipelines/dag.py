@@ -6,11 +6,14 @@ Kept free of execution so that validation (``--dry-run``) and scheduling share o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import InvalidInput
-from .spec import REF_RE
+
+#: A reference to a parameter or an upstream result inside a stage value: ``${name}``.
+REF_RE = re.compile(r"\$\{([^}]*)\}")
 
 __all__ = ["downstream_of", "find_cycle", "resolve_parameters", "topological_order", "upstream_closure"]
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +47,10 @@ from ..core.paths import (
     validate_parameters,
 )
 from ..errors import InvalidInput, MlopsError
+from .dag import REF_RE
 
 __all__ = ["IOSpec", "PipelineSpec", "StageSpec", "SweepSpec", "load_spec", "parse_spec", "references"]
 
-REF_RE = re.compile(r"\$\{([^}]*)\}")
 _TOP_KEYS = {"name", "description", "params", "defaults", "stages"}
 _STAGE_KEYS = {"notebook", "parameters", "needs", "inputs", "outputs", "timeout", "retries", "kernel", "sweep", "description"}
 _DEFAULT_KEYS = {"timeout", "retries", "kernel"}
