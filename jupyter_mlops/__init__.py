@@ -33,7 +33,7 @@ _EXPORTS: dict[str, str] = {
     "rerun": "jupyter_mlops.fluent",
     "NotebookRun": "jupyter_mlops.pipelines.tracked",
     "PipelineResult": "jupyter_mlops.pipelines.results",
-    "dashboard": "jupyter_mlops.fluent",
+    "dashboard": "jupyter_mlops.widgets",
     "ActiveRun": "jupyter_mlops.tracking.runs",
     "AuditEvent": "jupyter_mlops.core.entities",
     "AuditVerification": "jupyter_mlops.core.entities",
@@ -163,7 +163,8 @@ if TYPE_CHECKING:
         use,
     )
     from .cards.card import ModelCard
-    from .fluent import build_card, dashboard, edit_card, get_card
+    from .fluent import build_card, edit_card, get_card
+    from .widgets import dashboard
     from .fluent import check_data
     from .data.entities import DataDiff, DataVerification, DataVersion, DataVersionList
     from .fluent import diff_data, list_data, load_data, version_data

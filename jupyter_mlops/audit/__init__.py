@@ -14,13 +14,13 @@ __all__ = ["AuditEvent", "AuditVerification", "log", "verify"]
 
 def verify() -> AuditVerification:
     """Recompute the current workspace's audit chain; see :meth:`Workspace.verify_audit`."""
-    from ..fluent import current_workspace
+    from ..fluent.context import current_workspace
 
     return current_workspace().verify_audit()
 
 
 def log(**filters: Any) -> list[AuditEvent]:
     """List audit events of the current workspace; see :meth:`Workspace.audit_events`."""
-    from ..fluent import current_workspace
+    from ..fluent.context import current_workspace
 
     return current_workspace().audit_events(**filters)

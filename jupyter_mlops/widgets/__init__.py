@@ -3,7 +3,7 @@
 ``dashboard(name)`` builds one of them over a :class:`~jupyter_mlops.workspace.Workspace`. They
 are ipywidgets (tables, charts and the lineage graph are anywidget ES modules shipped inline), so
 they work in JupyterLab and the classic notebook views with no CDN and no side server. Importing
-this package imports ipywidgets; the fluent layer imports it only when a dashboard is asked for.
+this package imports ipywidgets; ``mlops.dashboard`` imports it only when a dashboard is asked for.
 """
 
 from __future__ import annotations
