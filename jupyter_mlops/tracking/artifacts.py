@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ..errors import IntegrityError, TrackingError, UnsupportedData
-from .mlflow_backend import _wrap, as_mlflow
+from .mlflow_backend import as_mlflow
+from .mlflow_store import _wrap
 
 if TYPE_CHECKING:
     from ..core.context import TrackingBackend

@@ -17,7 +17,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .mlflow_backend import _wrap, as_mlflow
+from .mlflow_backend import as_mlflow
+from .mlflow_store import _wrap
 
 if TYPE_CHECKING:
     from ..core.context import TrackingBackend

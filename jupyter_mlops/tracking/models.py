@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput, UnsupportedData
 from .artifacts import fetch_verified, hash_artifacts, load_verified, model_sha256
-from .mlflow_backend import _wrap, as_mlflow
+from .mlflow_backend import as_mlflow
+from .mlflow_store import _wrap
 from .registered import delete_alias, delete_version, get_alias, list_aliases, register_version, set_alias
 
 if TYPE_CHECKING:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from .mlflow_backend import _wrap, as_mlflow
+from .mlflow_backend import as_mlflow
+from .mlflow_store import _wrap
 
 if TYPE_CHECKING:
     from ..core.context import TrackingBackend
