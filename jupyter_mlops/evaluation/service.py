@@ -20,6 +20,7 @@ from ..core.hashing import canonical_json
 from ..core.paths import validate_object_id
 from ..errors import InvalidInput, NotFound
 from . import sources
+from .evidence import _active_run, _log_artifacts, _plots, _read_by, _run_metrics
 from .fairness import MIN_GROUP_SIZE, group_fairness
 from .inputs import prepare, sensitive_frame
 from .metrics import LOWER_IS_BETTER, bootstrap, point_metrics
@@ -451,52 +452,3 @@ class EvaluationService:
             }
             for r in rows
         ]
-
-
-def _active_run(ctx: Context) -> Any:
-    from ..tracking.runs import run_for
-
-    return run_for(ctx)
-
-
-def _read_by(ctx: Context, run: Any) -> list[str]:
-    """The data versions the evaluating run read (in it, or in its stage), for the record."""
-    if run is None:
-        return []
-    from ..lineage.graph import data_read_by
-    from ..tracking.runs import reading_runs
-
-    with ctx.read() as conn:
-        return data_read_by(conn, reading_runs(ctx, run))
-
-
-def _plots(prepared: Any, fairness: dict[str, Any] | None) -> dict[str, bytes]:
-    from .plots import evaluation_plots
-
-    return evaluation_plots(prepared, fairness)
-
-
-def _run_metrics(report: EvaluationReport) -> dict[str, float]:
-    out = {f"eval_{k}": float(v) for k, m in report.metrics.items() if (v := m.get("value")) is not None}
-    if report.fairness:
-        for name, worst in report.fairness.get("worst", {}).items():
-            out[f"eval_{name}"] = float(worst["value"])
-    if report.passed is not None:
-        out["eval_passed"] = 1.0 if report.passed else 0.0
-    return out
-
-
-def _log_artifacts(ctx: Context, run_id: str, report: EvaluationReport, report_json: str, pngs: dict[str, bytes]) -> None:
-    import tempfile
-    from pathlib import Path
-
-    folder = f"evaluation/{report.eval_id[:12]}"
-    ctx.tracking.log_batch(run_id, tags={"mlops.evaluation": report.eval_id})
-    ctx.tracking.log_text(run_id, report_json, f"{folder}/report.json")
-    ctx.tracking.log_text(run_id, report.to_html(), f"{folder}/report.html")
-    if pngs:
-        with tempfile.TemporaryDirectory(prefix="mlops-eval-") as tmp:
-            for name, png in pngs.items():
-                path = Path(tmp) / f"{name}.png"
-                path.write_bytes(png)
-                ctx.tracking.log_artifact(run_id, path, f"{folder}/plots")
