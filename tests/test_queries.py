@@ -209,3 +209,19 @@ def test_the_workspace_reads_through_the_same_queries(recorded: dict[str, Any]) 
     assert ws.audit_events(limit=5) == audit_queries.events(ws, limit=5)
     assert ws.lineage("data_version", "toy@1") == lineage_queries.graph(ws, "data_version", "toy@1")
     assert ws.list_runs(limit=3) == tracking_queries.list_runs(ws, limit=3)
+
+
+def test_evaluation_queries_read_the_stored_report_and_the_history(recorded: dict[str, Any]) -> None:
+    from jupyter_mlops.evaluation import queries as evaluation_queries
+
+    ws = recorded["ws"]
+    rows = evaluation_queries.history(ws, "iris-clf@1")
+    assert [r["model_version"] for r in rows] == ["iris-clf@1"]
+    assert evaluation_queries.history(ws, "iris-clf@2") == []
+    report = evaluation_queries.report(ws, rows[0]["id"])
+    assert report.eval_id == rows[0]["id"] and report.metrics["accuracy"]["value"] == rows[0]["metrics"]["accuracy"]["value"]
+    assert ws.evaluation.history("iris-clf@1") == rows  # the service reads through the same query
+    with pytest.raises(NotFound, match="no evaluation with id '0123456789abcdef'"):
+        evaluation_queries.report(ws, "0123456789abcdef")
+    with pytest.raises(InvalidInput, match="limit must be between 1 and 10000, got 0"):
+        evaluation_queries.history(ws, limit=0)

@@ -11,14 +11,12 @@ and :meth:`EvaluationService.latest_for`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..core.hashing import canonical_json
-from ..core.paths import validate_object_id
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput
 from . import sources
 from .evidence import _active_run, _log_artifacts, _plots, _read_by, _run_metrics
 from .fairness import MIN_GROUP_SIZE, group_fairness
@@ -404,18 +402,9 @@ class EvaluationService:
     # -- reading ----------------------------------------------------------------------------
     def get(self, eval_id: str) -> EvaluationReport:
         """The stored report of evaluation ``eval_id`` (its bytes re-verified against their hash)."""
-        import sqlalchemy as sa
+        from .queries import report
 
-        from .schema import evaluations
-
-        validate_object_id(eval_id)
-        with self.ctx.read() as conn:
-            row = conn.execute(sa.select(evaluations.c.report_object).where(evaluations.c.id == eval_id)).first()
-        if row is None:
-            raise NotFound(
-                f"no evaluation with id {eval_id!r}", value=eval_id, hint="`ws.evaluation.history()` lists evaluations"
-            )
-        return EvaluationReport.from_dict(json.loads(self.ctx.objects.open_verified(row.report_object)))
+        return report(self.ctx, eval_id)
 
     def latest_for(self, model_version: str) -> EvaluationReport | None:
         """The most recent evaluation of ``model_version`` (``"name@3"`` or an alias), or ``None``."""
@@ -424,31 +413,6 @@ class EvaluationService:
 
     def history(self, model_version: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
         """Evaluations newest first (all, or of one model version): id, version, task, passed, metrics, actor, ts."""
-        import sqlalchemy as sa
+        from .queries import history
 
-        from .schema import evaluations
-
-        if not 1 <= int(limit) <= 10_000:
-            raise InvalidInput(f"limit must be between 1 and 10000, got {limit}", value=limit, field="limit")
-        q = sa.select(evaluations).order_by(evaluations.c.seq.desc()).limit(int(limit))
-        if model_version is not None:
-            q = q.where(evaluations.c.model_version == sources.resolve_ref(self.models, model_version))
-        with self.ctx.read() as conn:
-            rows = conn.execute(q).all()
-        return [
-            {
-                "id": r.id,
-                "model_version": r.model_version,
-                "run_id": r.run_id,
-                "task": r.task,
-                "n_rows": r.n_rows,
-                "passed": r.passed,
-                "metrics": json.loads(r.metrics),
-                "fairness": json.loads(r.fairness),
-                "baseline": r.baseline,
-                "actor": r.actor,
-                "ts": r.ts,
-                "report_object": r.report_object,
-            }
-            for r in rows
-        ]
+        return history(self.ctx, None if model_version is None else sources.resolve_ref(self.models, model_version), limit=limit)
