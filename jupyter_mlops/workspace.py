@@ -22,7 +22,6 @@ import importlib
 import logging
 import os
 import shutil
-import stat
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from .config import CONFIG_FILE, CONFIG_TEMPLATE, WORKSPACE_DIR, Settings, resolve_settings
 from .core.entities import AuditEvent, AuditVerification
 from .errors import InvalidInput, MlopsError, PermissionDenied, WorkspaceCorrupt
+from .store.keys import _create_signing_key
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -458,18 +458,3 @@ def init(path: str | Path = ".", *, user: str | None = None) -> Workspace:
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)
         raise
-
-
-def _create_signing_key(keys: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    keys.mkdir(mode=0o700)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    path = keys / "audit_ed25519.pem"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    (keys / "audit_ed25519.pub").write_bytes(pub)
