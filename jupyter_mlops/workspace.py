@@ -309,22 +309,9 @@ class Workspace:
         run id is asked for (``runs show``, ``rerun``, the REST run routes). An id that is
         neither is returned unchanged, so the caller reports it as not found.
         """
-        from .core.paths import validate_object_id
-        from .errors import UnsafePath
-        from .tracking.queries import get_run_record
+        from .pipelines.queries import resolve_run_id
 
-        try:
-            validate_object_id(run_id)
-        except UnsafePath:
-            raise InvalidInput(
-                f"invalid run id {str(run_id)[:80]!r}",
-                value=str(run_id)[:80],
-                hint="a run id is the 32-character hex id `jupyter-mlops runs list` shows; a stage_run_id works too",
-                field="run_id",
-            ) from None
-        if get_run_record(self, run_id) is not None:
-            return run_id
-        return self.pipelines.run_id_of(run_id) or run_id
+        return resolve_run_id(self, run_id)
 
     def list_runs(
         self,

@@ -225,3 +225,14 @@ def test_evaluation_queries_read_the_stored_report_and_the_history(recorded: dic
         evaluation_queries.report(ws, "0123456789abcdef")
     with pytest.raises(InvalidInput, match="limit must be between 1 and 10000, got 0"):
         evaluation_queries.history(ws, limit=0)
+
+
+def test_pipeline_queries_resolve_a_run_id(recorded: dict[str, Any]) -> None:
+    from jupyter_mlops.pipelines import queries as pipeline_queries
+
+    ws, run_id = recorded["ws"], recorded["runs"]["fit-0"]
+    assert pipeline_queries.resolve_run_id(ws, run_id) == run_id == ws.resolve_run_id(run_id)
+    assert pipeline_queries.resolve_run_id(ws, "0" * 32) == "0" * 32  # unknown: returned for the caller's not-found
+    assert pipeline_queries.run_id_of(ws, "0" * 32) is None
+    with pytest.raises(InvalidInput, match=r"invalid run id '\.\./etc'"):
+        pipeline_queries.resolve_run_id(ws, "../etc")

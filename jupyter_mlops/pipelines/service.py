@@ -260,11 +260,9 @@ class PipelineService:
     # -- reproducibility check -------------------------------------------------------------------
     def run_id_of(self, stage_run_id: str) -> str | None:
         """The MLflow run id behind a ``stage_run_id`` (the reused run's for a CACHED record), or ``None``."""
-        with self.ctx.read() as conn:
-            row = conn.execute(
-                sa.select(stage_runs.c.run_id, stage_runs.c.source_run_id).where(stage_runs.c.stage_run_id == stage_run_id)
-            ).first()
-        return None if row is None else (row.run_id or row.source_run_id)
+        from .queries import run_id_of
+
+        return run_id_of(self.ctx, stage_run_id)
 
     def stage_record(self, run_id: str) -> dict[str, Any]:
         """The recorded stage run with MLflow run id ``run_id`` (or with that ``stage_run_id``)."""
