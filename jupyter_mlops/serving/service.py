@@ -262,7 +262,7 @@ class ServingService:
         if any(v["model"] == mv.ref for v in (*variants, *state["spec"].get("shadow", []))):
             raise Conflict(f"{mv.ref} already serves in deployment {name!r}", value=mv.ref)
         self.write_bundle(mv, self.home(name))
-        from .runtime.app import _share
+        from .runtime.changes import _share
 
         def change(s: State) -> State:
             stable = [v for v in s["spec"]["variants"] if v.get("role") != "canary"]
@@ -280,7 +280,7 @@ class ServingService:
 
     def admin(self, name: str, action: str, body: dict[str, Any] | None = None) -> State:
         """``stop``, ``resume``, ``weights``, ``disable`` or ``enable``, from the CLI: recorded, picked up by the gateway."""
-        from .runtime.app import admin_change
+        from .runtime.changes import admin_change
 
         control = self.control(name)
         change, audit, payload = admin_change(action, dict(body or {}), control.load(), actor=self.ctx.actor)

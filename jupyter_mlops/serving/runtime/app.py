@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,9 @@ from ...errors import InvalidInput, MlopsError
 from . import analysis as an
 from .batcher import Batcher
 from .bundle import ServedModel, bundle_dir, load_bundle
+from .changes import admin_change, canary_change
 from .control import Control, State
+from .http import _TOKEN_HINT, _bearer_ok, _error, _freeze_heap, create_app
 from .metrics import Metrics
 from .predlog import PredictionLog, input_sha256, mask_rows, new_request_id
 from .protocol import PayloadError, parse_payload, to_frame, validate_rows
@@ -496,153 +497,3 @@ class Gateway:
         audit = {"hold": "deployment.canary_failed_window", "step": "deployment.canary_step"}.get(action, f"deployment.{action}")
         self.update(audit, lambda s: canary_change(s, action, canary.model, weight, failures, alias=alias), payload)
         return action
-
-
-def canary_change(state: State, action: str, canary: str, weight: int, failures: int, *, alias: str | None = None) -> State:
-    """The state after one canary decision (hold, step, promote, rollback)."""
-    spec = state["spec"]
-    variants = spec["variants"]
-    info = dict(state.get("canary") or {})
-    info.update(failures=failures, windows=int(info.get("windows", 0)) + 1)
-    if action == "rollback":
-        spec["variants"] = [v for v in variants if v["model"] != canary]
-        _share(spec["variants"], 100)
-        info.update(failures=0, windows=0, last={"model": canary, "outcome": "rolled_back"})
-    elif action == "promote":
-        named = {"alias": alias} if alias else {}
-        spec["variants"] = [{**v, "role": "stable", "weight": 100, **named} for v in variants if v["model"] == canary]
-        info.update(failures=0, windows=0, last={"model": canary, "outcome": "promoted"})
-    elif action == "step":
-        for v in variants:
-            if v["model"] == canary:
-                v["weight"] = weight
-        _share([v for v in variants if v["model"] != canary], 100 - weight)
-    state["canary"] = info
-    return state
-
-
-def _share(stable: list[dict[str, Any]], total: int) -> None:
-    """Split ``total`` between the stable variants in proportion to their weights."""
-    if not stable:
-        return
-    current = sum(int(v.get("weight", 0)) for v in stable) or len(stable)
-    given = 0
-    for v in stable[:-1]:
-        v["weight"] = round(total * (int(v.get("weight", 0)) or 1) / current)
-        given += v["weight"]
-    stable[-1]["weight"] = total - given
-
-
-def admin_change(
-    action: str, body: dict[str, Any], state: State, *, actor: str
-) -> tuple[Callable[[State], State], str, dict[str, Any]]:
-    """``(change, audit action, payload)`` for an admin request; validated before anything is written."""
-    models = [v["model"] for v in state["spec"]["variants"]]
-    if action == "stop":
-        reason = body.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-            raise InvalidInput("reason must be text of at most 2000 characters", field="reason")
-        ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-        def stop(s: State) -> State:
-            return {**s, "stopped": True, "stop": {"reason": reason or "", "ts": ts, "actor": actor}}
-
-        return stop, "serving.stop", {"reason": reason or ""}
-    if action == "resume":
-        return (lambda s: {**s, "stopped": False, "stop": None}), "serving.resume", {}
-    if action == "weights":
-        weights = body.get("weights")
-        if not isinstance(weights, dict) or not weights:
-            raise InvalidInput("send {'weights': {'name@version': weight, ...}}", field="weights")
-        for ref, w in weights.items():
-            if ref not in models:
-                raise InvalidInput(
-                    f"{str(ref)[:80]} is not a variant of this deployment (variants: {', '.join(models)})", field="weights"
-                )
-            if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= 100:
-                raise InvalidInput(f"the weight of {ref} must be a whole number from 0 to 100", field="weights")
-        if sum(int(weights.get(m, v["weight"])) for m, v in zip(models, state["spec"]["variants"], strict=True)) <= 0:
-            raise InvalidInput("the weights would add up to 0", field="weights")
-
-        def reweight(s: State) -> State:
-            for v in s["spec"]["variants"]:
-                v["weight"] = int(weights.get(v["model"], v["weight"]))
-            return s
-
-        return reweight, "deployment.weights", {"weights": weights}
-    if action in ("disable", "enable"):
-        ref = body.get("model")
-        if ref not in models:
-            raise InvalidInput(f"'model' must name a variant of this deployment ({', '.join(models)})", field="model")
-
-        def toggle(s: State) -> State:
-            off = set(s.get("disabled") or [])
-            (off.add if action == "disable" else off.discard)(str(ref))
-            return {**s, "disabled": sorted(off)}
-
-        return toggle, f"deployment.variant_{action}", {"model": ref}
-    raise InvalidInput(f"no admin action {action[:40]!r}", hint="stop, resume, weights, disable, enable", field="action")
-
-
-_TOKEN_HINT = "send Authorization: Bearer TOKEN; the token is in .mlops/serving/<deployment>/admin-token (mode 0600)"  # noqa: S105 - a hint, not a token
-
-
-def _freeze_heap() -> None:
-    """Move what is alive now (imports, loaded models) out of the garbage collector's sight.
-
-    A full collection walks every tracked object: 170,000 after pandas, scikit-learn and the
-    ASGI stack are imported, about 55 ms here, a stall every request in flight would wait for.
-    Frozen objects are still freed by reference counting; they are only no longer scanned.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-
-
-def _bearer_ok(request: Any, token: str) -> bool:
-    given = request.headers.get("authorization", "")
-    scheme, _, value = given.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
-
-
-def _error(
-    status: int, code: str, message: str, headers: dict[str, str], *, field: str | None = None, hint: str | None = None
-) -> Any:
-    from starlette.responses import JSONResponse
-
-    body: dict[str, Any] = {"error_code": code, "message": message}
-    if field:
-        body["field"] = field
-    if hint:
-        body["hint"] = hint
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def create_app(gateway: Gateway) -> Any:
-    """The Starlette application of ``gateway`` (its loops run for the app's lifetime)."""
-    from starlette.applications import Starlette
-    from starlette.routing import Route as HttpRoute
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
-        _freeze_heap()
-        tasks = [asyncio.create_task(gateway.poll_loop()), asyncio.create_task(gateway.analysis_loop())]
-        try:
-            yield
-        finally:
-            for t in tasks:
-                t.cancel()
-            gateway.log.close()
-
-    routes = [
-        HttpRoute("/invocations", gateway.invocations, methods=["POST"]),
-        HttpRoute("/feedback", gateway.feedback, methods=["POST"]),
-        HttpRoute("/health", gateway.health, methods=["GET"]),
-        HttpRoute("/ping", gateway.health, methods=["GET"]),
-        HttpRoute("/ready", gateway.ready, methods=["GET"]),
-        HttpRoute("/metrics", gateway.metrics_route, methods=["GET"]),
-        HttpRoute("/admin/variants/{action:str}", gateway.admin, methods=["POST"]),
-        HttpRoute("/admin/{action:str}", gateway.admin, methods=["GET", "POST"]),
-    ]
-    return Starlette(routes=routes, lifespan=lifespan)
