@@ -29,6 +29,7 @@ RUNTIME_MODULES = (
     "serving/runtime/app.py",
     "serving/runtime/batcher.py",
     "serving/runtime/bundle.py",
+    "serving/runtime/canary.py",
     "serving/runtime/changes.py",
     "serving/runtime/control.py",
     "serving/runtime/http.py",

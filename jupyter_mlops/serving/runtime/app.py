@@ -34,7 +34,8 @@ from ...errors import InvalidInput, MlopsError
 from . import analysis as an
 from .batcher import Batcher
 from .bundle import ServedModel, bundle_dir, load_bundle
-from .changes import admin_change, canary_change
+from .canary import analyse as analyse_window
+from .changes import admin_change
 from .control import Control, State
 from .http import _TOKEN_HINT, _bearer_ok, _error, _freeze_heap, create_app
 from .metrics import Metrics
@@ -427,73 +428,5 @@ class Gateway:
                     )
 
     def analyse(self, done: dict[str, an.WindowStats]) -> str | None:
-        """Judge one closed window: alerts for every variant, the canary's next step."""
-        spec, a = self.spec, self.spec.analysis
-        for ref, w in done.items():
-            summary = w.summary()
-            for kind, value, limit in (
-                ("error_rate", summary["error_rate"], a.max_error_rate),
-                ("p99_ms", summary["p99_ms"], a.max_p99_ms),
-            ):
-                key = (ref, kind)
-                breach = w.requests >= a.min_requests and value is not None and value > limit
-                if breach and key not in self.alerting:
-                    self.alerting.add(key)
-                    self.control.event(
-                        "serving.alert",
-                        {
-                            "deployment": spec.name,
-                            "variant": ref,
-                            "metric": kind,
-                            "value": value,
-                            "threshold": limit,
-                            "window": summary,
-                        },
-                    )
-                elif not breach and key in self.alerting and w.requests >= a.min_requests:
-                    self.alerting.discard(key)
-                    self.control.event(
-                        "serving.alert_cleared",
-                        {"deployment": spec.name, "variant": ref, "metric": kind, "value": value, "threshold": limit},
-                    )
-        canary = spec.canary
-        stable = self.router.stable
-        if canary is None or canary.weight <= 0 or stable is None:
-            return None
-        verdict = an.judge(done.get(canary.model, an.WindowStats()), done.get(stable.ref, an.WindowStats()), a)
-        route = self.router.by_ref(canary.model)
-        if route is not None and route.consecutive_failures >= self.router.breaker_threshold:
-            # the breaker took the canary out of the traffic: that window failed, however few requests it saw
-            reason = f"{route.consecutive_failures} failures in a row opened the circuit breaker"
-            verdict = an.Verdict(
-                "fail", (*verdict.reasons, reason) if verdict.outcome == "fail" else (reason,), verdict.canary, verdict.stable
-            )
-        failures = int((self.state.get("canary") or {}).get("failures", 0))
-        action, weight, failures = an.next_step(verdict, weight=canary.weight, failures=failures, analysis=a)
-        if verdict.outcome == "skip":
-            return "skip"
-        payload = {
-            "deployment": spec.name,
-            "canary": canary.model,
-            "stable": stable.ref,
-            "verdict": verdict.to_dict(),
-            "decision": action,
-            "weight_before": canary.weight,
-            "weight_after": weight,
-            "failed_windows": failures,
-            "analysis": a.to_dict(),
-        }
-        alias = None
-        if action == "promote":
-            # the registry follows: the aliases the replaced stable variants were named by now
-            # name the canary (through the registry's own approval gate; see Control.promoted)
-            name = canary.model.partition("@")[0]
-            aliases = sorted(
-                {v.alias for v in spec.variants if v.role == "stable" and v.alias and v.model.partition("@")[0] == name}
-            )
-            moved = self.control.promoted(canary.model, aliases) if aliases else {"moved": [], "not_moved": []}
-            payload["aliases"] = moved
-            alias = next(iter(moved["moved"]), None)
-        audit = {"hold": "deployment.canary_failed_window", "step": "deployment.canary_step"}.get(action, f"deployment.{action}")
-        self.update(audit, lambda s: canary_change(s, action, canary.model, weight, failures, alias=alias), payload)
-        return action
+        """Judge one closed window: alerts for every variant, the canary's next step (see :mod:`.canary`)."""
+        return analyse_window(self, done)
