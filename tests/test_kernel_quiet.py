@@ -47,7 +47,7 @@ def test_a_clean_shutdown_sends_no_sigint_but_a_busy_kernel_still_gets_one(tmp_p
 
     from jupyter_client.manager import AsyncKernelManager
 
-    from jupyter_mlops.pipelines.execute import KernelHandle, _kernel_manager_class
+    from jupyter_mlops.pipelines.engine import KernelHandle, _kernel_manager_class
 
     marker = tmp_path / "sigints.txt"
     cell = (

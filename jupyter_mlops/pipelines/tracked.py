@@ -28,7 +28,8 @@ from ..core.paths import resolve_inside, validate_file, validate_parameters
 from ..errors import InvalidInput, MlopsError, StageFailed
 from ..tracking.runs import ActiveRun
 from .cache import environment_hash, fingerprint
-from .execute import Outcome, ProgressCallback, code_hash, declared_parameters, kernel_for, read_notebook
+from .engine import ProgressCallback
+from .execute import Outcome, code_hash, declared_parameters, kernel_for, read_notebook
 from .schema import stage_runs
 from .spec import IOSpec
 

@@ -142,9 +142,9 @@ def _parent_gone(parent: ProcessIdentity | None) -> Callable[[], str | None] | N
 def warm_worker(opener: Opener | None = None, root: str = "", user: str = "") -> None:
     """Pay once per worker process what every stage needs: papermill, the workspace, the MLflow client."""
     from ..tracking.capture import environment
-    from . import execute
+    from . import engine
 
-    execute._register_engine()  # imports papermill, nbclient, nbformat
+    engine._register_engine()  # imports papermill, nbclient, nbformat
     environment()
     if opener is not None:
         ctx = worker_workspace(opener, root, user)
