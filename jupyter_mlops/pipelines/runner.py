@@ -32,11 +32,12 @@ from ..tracking.runs import ActiveRun
 from .cache import cache_key, environment_hash, find_cached, fingerprint
 from .dag import resolve_parameters, topological_order, upstream_closure
 from .execute import Outcome, code_hash, read_notebook
+from .records import write_stage_record
 from .results import PipelineResult
 from .schema import pipeline_runs
 from .spec import PipelineSpec, StageSpec
 from .sweep import select_best
-from .tracked import NotebookRun, now, write_stage_record
+from .tracked import NotebookRun, now
 from .worker import Event, StageTask, run_stage_task, warm_task, workspace_opener
 
 if TYPE_CHECKING:
