@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..core.paths import resolve_object_path, validate_file, validate_name, validate_object_id
+from ..core.paths import resolve_object_path, validate_file, validate_name
 from ..errors import IntegrityError, InvalidInput, UnsupportedData
 from . import fingerprint as fp
 from . import origin as _origin
@@ -421,46 +421,9 @@ class DataService:
 
     def verify(self) -> DataVerification:
         """Re-hash every object in the store and every object a version references; list the bad ones."""
-        from .snapshot import parse_manifest
+        from .verify import verify_store
 
-        refs: dict[str, list[str]] = {}
-        with self.ctx.read() as conn:
-            rows = conn.execute(
-                sa.select(data_versions.c.name, data_versions.c.version, data_versions.c.kind, data_versions.c.object_id)
-            ).all()
-        states: dict[str, str | None] = {}
-        for r in rows:
-            spec = f"{r.name}@{r.version}"
-            refs.setdefault(r.object_id, []).append(spec)
-            if r.kind == "folder":
-                state = states[r.object_id] = self._state(r.object_id)
-                if state is None:
-                    for f in parse_manifest(self.ctx.objects.open_verified(r.object_id), r.object_id):
-                        refs.setdefault(f["object_id"], []).append(f"{spec}:{f['path']}")
-        for oid in self.ctx.objects.iter_ids():
-            refs.setdefault(oid, [])
-        missing, corrupt = [], []
-        for oid in sorted(refs):
-            state = states[oid] if oid in states else self._state(oid)
-            entry = {"object_id": oid, "referenced_by": ", ".join(sorted(set(refs[oid])))}
-            if state == "missing":
-                missing.append(entry)
-            elif state is not None:
-                corrupt.append({**entry, "reason": state})
-        return DataVerification(checked=len(refs), missing=tuple(missing), corrupt=tuple(corrupt))
-
-    def _state(self, object_id: str) -> str | None:
-        from ..errors import UnsafePath
-
-        try:
-            validate_object_id(object_id)
-        except UnsafePath:
-            return "not an object of this store (invalid name)"
-        try:
-            resolve_object_path(self.ctx.objects.root, object_id)
-        except UnsafePath:
-            return "link out of the store"
-        return self.ctx.objects.verify(object_id)
+        return verify_store(self.ctx)
 
 
 def _schema_hash(schema: dict[str, Any]) -> str:
