@@ -3,10 +3,13 @@
 A card reads other capabilities only through their public services on the workspace
 (``ws.models``, ``ws.evaluation``, ``ws.data``, ``ws.quality``), the tracking back-end
 (parameters, the ``mlops/environment.json`` artifact), the lineage graph and the audit trail.
-Each source is normalised to plain JSON-safe data here, so the card's rules
-(:mod:`~jupyter_mlops.cards.sections`) never depend on another package's entity classes. A
-source that has nothing for this version leaves its part of the facts empty, which the card
-shows as "unknown"; an error of the registry itself (unknown version or alias) is raised.
+Each source is read through its typed entity (:class:`~jupyter_mlops.registry.entities.ModelVersion`,
+:class:`~jupyter_mlops.data.entities.DataVersion`, :class:`~jupyter_mlops.quality.report.QualityReport`,
+:class:`~jupyter_mlops.evaluation.report.EvaluationReport`, reviews and alias moves) and turned
+into plain JSON-safe data here, so the card's rules (:mod:`~jupyter_mlops.cards.sections`) never
+depend on another package's entity classes. A source that has nothing for this version leaves
+its part of the facts empty, which the card shows as "unknown"; an error of the registry itself
+(unknown version or alias) is raised.
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ from .assemble import RecordedFacts
 if TYPE_CHECKING:
     from ..core.context import Context
     from ..data.service import DataService
+    from ..evaluation.report import EvaluationReport
     from ..evaluation.service import EvaluationService
+    from ..quality.report import QualityReport
     from ..quality.service import QualityService
+    from ..registry.entities import AliasMove, ModelVersion
     from ..registry.service import ModelRegistry
 
-__all__ = ["Sources", "as_dict", "gather_facts", "pick"]
+__all__ = ["Sources", "gather_facts"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,45 +46,21 @@ class Sources:
     models: ModelRegistry
 
 
-def as_dict(obj: Any) -> dict[str, Any] | None:
-    """An entity (``to_dict()``), a mapping or ``None`` as a plain dict."""
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    to_dict = getattr(obj, "to_dict", None)
-    if callable(to_dict):
-        data = to_dict()
-        return dict(data) if isinstance(data, Mapping) else None
-    return None
-
-
-def pick(d: Mapping[str, Any] | None, *keys: str) -> Any:
-    """The first of ``keys`` that ``d`` has a non-empty value for."""
-    if not d:
-        return None
-    for key in keys:
-        value = d.get(key)
-        if value not in (None, "", [], {}):
-            return value
-    return None
-
-
-def _model_info(info: Mapping[str, Any]) -> dict[str, Any]:
+def _model_info(mv: ModelVersion) -> dict[str, Any]:
     return {
-        "type": pick(info, "model_type", "type", "estimator", "model_class", "class_name"),
-        "format": pick(info, "serialization", "format", "flavor"),
-        "author": pick(info, "author", "created_by", "actor", "user_id"),
-        "created": pick(info, "created", "created_at", "creation_time", "ts"),
-        "updated": pick(info, "updated", "updated_at", "last_updated"),
-        "run_id": pick(info, "run_id"),
+        "type": mv.model_type or None,
+        "format": mv.serialization or mv.flavor or None,
+        "author": mv.author or None,
+        "created": mv.created or None,
+        "updated": None,
+        "run_id": mv.run_id or None,
         "logged_in_run": None,
-        "code_hash": pick(info, "code_hash", "code_sha256", "source_sha256"),
-        "description": pick(info, "description"),
-        "signature": _short(pick(info, "signature", "input_signature")),
-        "license": pick(info, "license"),
-        "artifacts": _artifacts(pick(info, "manifest", "artifact_hashes", "artifacts", "files")),
-        "manifest_sha256": pick(info, "manifest_sha256"),
+        "code_hash": mv.code_sha256 or None,
+        "description": None,
+        "signature": _short(mv.signature or None),
+        "license": None,
+        "artifacts": _artifacts(mv.manifest or None),
+        "manifest_sha256": mv.manifest_sha256 or None,
     }
 
 
@@ -110,40 +92,21 @@ def _short(value: Any) -> Any:
     return text if len(text) <= 2000 else text[:1997] + "..."
 
 
-def _data_specs(value: Any) -> list[str]:
-    out: list[str] = []
-    for item in value or []:
-        if isinstance(item, str):
-            out.append(item)
-        else:
-            d = as_dict(item) or {}
-            spec = pick(d, "spec", "data_version", "id")
-            if spec is None and d.get("name") and d.get("version") is not None:
-                spec = f"{d['name']}@{d['version']}"
-            if spec:
-                out.append(str(spec))
-    return list(dict.fromkeys(out))
-
-
 def _data_version(src: Sources, spec: str) -> dict[str, Any]:
     """A data version's card facts: fingerprint, size, profile, sensitive column names, quality."""
     entry: dict[str, Any] = {"spec": spec}
     try:
-        dv = as_dict(src.data.get(spec)) or {}
+        dv = src.data.get(spec)
     except MlopsError:
         return entry
-    name, version = dv.get("name"), dv.get("version")
-    if name and version is not None:
-        entry["spec"] = f"{name}@{version}"
-    scheme = pick(dv, "scheme")
-    fingerprint = pick(dv, "fingerprint", "sha256")
     entry.update(
-        fingerprint=f"{fingerprint} ({scheme})" if fingerprint and scheme else fingerprint,
-        rows=dv.get("n_rows"),
-        columns=dv.get("n_cols"),
-        created=dv.get("created"),
-        sensitive_columns=[str(c) for c in dv.get("sensitive") or []],
-        profile=as_dict(dv.get("profile")),
+        spec=dv.spec,
+        fingerprint=f"{dv.fingerprint} ({dv.scheme})" if dv.fingerprint and dv.scheme else (dv.fingerprint or None),
+        rows=dv.n_rows,
+        columns=dv.n_cols,
+        created=dv.created,
+        sensitive_columns=[str(c) for c in dv.sensitive],
+        profile=dict(dv.profile) if dv.profile is not None else None,
     )
     try:
         entry["quality"] = [_quality(r) for r in src.quality.reports_for(entry["spec"])]
@@ -152,149 +115,87 @@ def _data_version(src: Sources, spec: str) -> dict[str, Any]:
     return entry
 
 
-def _count(value: Any) -> Any:
-    return len(value) if isinstance(value, (list, tuple, dict)) else value
-
-
-def _quality(report: Any) -> dict[str, Any]:
-    r = as_dict(report) or {}
-    failures = pick(r, "n_failed_checks", "failures", "failed", "n_failed")
+def _quality(report: QualityReport) -> dict[str, Any]:
     return {
-        "id": pick(r, "report_id", "id", "sha256"),
-        "ts": pick(r, "ts", "checked", "created"),
-        "passed": r.get("passed", r.get("ok")),
-        "failures": _count(failures) if failures is not None else 0,
-        "suite": pick(r, "rules_source", "suite", "rules_name", "name"),
+        "id": report.id or None,
+        "ts": report.ts or None,
+        "passed": report.passed,
+        "failures": len(report.failures),
+        "suite": report.rules_source or None,
     }
 
 
-def _metrics(ev: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    raw = ev.get("metrics") or {}
-    intervals = ev.get("intervals") or ev.get("ci") or {}
-    out: dict[str, dict[str, Any]] = {}
-    items = raw.items() if isinstance(raw, Mapping) else ((m.get("name"), m) for m in raw if isinstance(m, Mapping))
-    for name, m in items:
-        if isinstance(m, Mapping):
-            ci = m.get("ci") or m.get("interval") or intervals.get(name)
-            low, high = (ci[0], ci[1]) if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
-            out[str(name)] = {
-                "value": pick(m, "value", "estimate", "point"),
-                "ci_low": m.get("ci_low", m.get("low", low)),
-                "ci_high": m.get("ci_high", m.get("high", high)),
-                "passed": m.get("passed"),
-            }
-        else:
-            ci = intervals.get(name)
-            low, high = (ci[0], ci[1]) if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
-            out[str(name)] = {"value": m, "ci_low": low, "ci_high": high, "passed": None}
-    return out
+def _metrics(report: EvaluationReport) -> dict[str, dict[str, Any]]:
+    return {
+        str(name): {"value": m.get("value"), "ci_low": m.get("ci_low"), "ci_high": m.get("ci_high"), "passed": m.get("passed")}
+        for name, m in report.metrics.items()
+    }
 
 
-def _fairness(ev: Mapping[str, Any]) -> list[dict[str, Any]]:
-    raw = ev.get("fairness") or []
-    if isinstance(raw, Mapping):
-        raw = raw.get("by_feature", raw)
-        if isinstance(raw, Mapping):
-            raw = [{"feature": k, **(as_dict(v) or {})} for k, v in raw.items() if isinstance(v, Mapping)]
+def _fairness(report: EvaluationReport) -> list[dict[str, Any]]:
+    """Per sensitive feature (and pair): its groups, disparities and warnings, as the card shows them."""
     out = []
-    for item in raw:
-        f = as_dict(item) or {}
-        groups = f.get("groups") or f.get("by_group") or []
-        if isinstance(groups, Mapping):
-            groups = [{"group": k, **(as_dict(v) or {"value": v})} for k, v in groups.items()]
-        norm_groups = []
-        for g in groups:
-            gd = as_dict(g) or {}
-            label = pick(gd, "label", "name")
-            if label is None:
-                raw_group = gd.get("group")
-                label = ", ".join(f"{k}={v}" for k, v in raw_group.items()) if isinstance(raw_group, Mapping) else raw_group
+    for feature, result in ((report.fairness or {}).get("by_feature") or {}).items():
+        groups = []
+        for g in result.get("groups") or []:
             row = {
-                k: v
-                for k, v in gd.items()
-                if k not in ("group", "label", "count", "small") and not isinstance(v, (Mapping, list))
+                k: v for k, v in g.items() if k not in ("group", "label", "count", "small") and not isinstance(v, (Mapping, list))
             }
-            row.update(group=label, n=pick(gd, "count", "n", "size", "support"))
-            if gd.get("small"):
+            row.update(group=g.get("label"), n=g.get("count"))
+            if g.get("small"):
                 row["note"] = "small group: rates not reliable"
-            norm_groups.append(row)
-        feature = pick(f, "feature", "name", "sensitive_feature")
-        if feature is None and isinstance(f.get("features"), list):
-            feature = " x ".join(str(x) for x in f["features"])
+            groups.append(row)
         out.append(
             {
                 "feature": feature,
-                "groups": norm_groups,
-                "disparities": {
-                    k: v for k, v in (as_dict(f.get("disparities")) or {}).items() if not isinstance(v, (Mapping, list))
-                },
-                "warnings": [str(w) for w in f.get("warnings") or []],
+                "groups": groups,
+                "disparities": {k: v for k, v in (result.get("disparities") or {}).items() if not isinstance(v, (Mapping, list))},
+                "warnings": [str(w) for w in result.get("warnings") or []],
             }
         )
     return out
 
 
-def _thresholds(value: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``({metric: "op limit"}, {metric: passed})`` from a list of checks or a mapping."""
-    limits: dict[str, Any] = {}
-    passed: dict[str, Any] = {}
-    if isinstance(value, Mapping):
-        value = [{"name": k, **(as_dict(v) or {"limit": v})} for k, v in value.items()]
-    for t in value or []:
-        d = as_dict(t) or {}
-        name = d.get("name")
-        if not name:
-            continue
-        limit = pick(d, "limit", "threshold", "value")
-        limits[str(name)] = f"{d.get('op', '')} {limit}".strip()
-        passed[str(name)] = d.get("passed")
-    return limits, passed
-
-
-def _evaluation(report: Any) -> dict[str, Any] | None:
-    ev = as_dict(report)
-    if not ev:
+def _evaluation(report: EvaluationReport | None) -> dict[str, Any] | None:
+    if report is None:
         return None
-    ev.pop("plots", None)
-    baseline = as_dict(ev.get("baseline")) or {}
-    limits, passed = _thresholds(ev.get("thresholds"))
-    metrics = _metrics(ev)
-    for name, ok in passed.items():
+    checks = [dict(t) for t in report.thresholds]
+    metrics = _metrics(report)
+    for t in checks:
+        name = str(t.get("name"))
         if name in metrics and metrics[name].get("passed") is None:
-            metrics[name]["passed"] = ok
-    base_ref = pick(baseline, "ref", "spec", "model")
-    base_metrics = {k: (as_dict(v) or {"value": v}).get("value") for k, v in (baseline.get("metrics") or {}).items()}
-    data: dict[str, Any] = as_dict(ev.get("data")) or {}
-    parts = [as_dict(data.get(k)) or {} for k in ("X", "y")]
-    data_specs = _data_specs(
-        pick(ev, "data_versions", "datasets") or [p.get("data_version") for p in parts if p.get("data_version")]
-    )
+            metrics[name]["passed"] = t.get("passed")
+    base_ref = report.baseline.get("ref")
+    base_metrics = dict(report.baseline.get("metrics") or {})
+    parts = [dict(report.data.get(k) or {}) for k in ("X", "y")]
+    data_specs = list(dict.fromkeys(str(p["data_version"]) for p in parts if p.get("data_version")))
     uses: dict[str, str] = {}
     for role, part in zip(("features", "labels"), parts, strict=True):
         spec = part.get("data_version")
         if spec:
             text = _use(part, role)
             uses[spec] = text if uses.get(spec) in (None, text) else f"{uses[spec]}; {text}"
+    digest = report.data.get("digest")
     unversioned = None
-    if not data_specs and (data.get("digest") or parts[0].get("rows")):
-        unversioned = _unversioned(parts[0], data.get("digest"))
+    if not data_specs and (digest or parts[0].get("rows")):
+        unversioned = _unversioned(parts[0], digest)
     return {
-        "id": pick(ev, "eval_id", "evaluation_id", "id", "report_id"),
-        "ts": pick(ev, "created", "ts", "evaluated_at"),
-        "author": pick(ev, "actor", "author", "evaluated_by"),
-        "task": pick(ev, "task"),
-        "n_rows": pick(ev, "n_rows", "n", "rows"),
-        "ci_method": _ci_method(ev),
-        "passed": ev.get("passed"),
+        "id": report.eval_id or None,
+        "ts": report.created or None,
+        "author": report.actor or None,
+        "task": report.task or None,
+        "n_rows": report.n_rows,
+        "ci_method": f"percentile bootstrap, {report.n_bootstrap} rounds, level {report.confidence}",
+        "passed": report.passed,
         "metrics": metrics,
-        "thresholds": limits,
-        "threshold_results": [as_dict(t) for t in ev.get("thresholds") or [] if as_dict(t)],
-        "fairness": _fairness(ev),
+        "thresholds": {str(t["name"]): f"{t.get('op', '')} {t.get('limit')}".strip() for t in checks if t.get("name")},
+        "threshold_results": checks,
+        "fairness": _fairness(report),
         "baseline": {"spec": base_ref, "metrics": base_metrics} if base_ref and base_metrics else None,
         "data": data_specs,
         "data_use": {k: v for k, v in uses.items() if v},
         "unversioned_data": unversioned,
-        "warnings": [str(w) for w in ev.get("warnings") or []],
+        "warnings": [str(w) for w in report.warnings],
     }
 
 
@@ -314,16 +215,6 @@ def _unversioned(x: Mapping[str, Any], digest: Any) -> dict[str, Any]:
     fingerprint = x.get("fingerprint")
     shown = f"{fingerprint} (blake3-canonical-v1)" if fingerprint else (f"{digest} (sha256 of the rows)" if digest else None)
     return {"spec": "not versioned", "fingerprint": shown, "rows": x.get("rows"), "columns": x.get("columns")}
-
-
-def _ci_method(ev: Mapping[str, Any]) -> Any:
-    rounds = pick(ev, "n_bootstrap", "bootstrap_rounds", "bootstrap")
-    level = pick(ev, "confidence", "ci_level", "confidence_level")
-    if rounds is None and level is None:
-        return None
-    rounds_text = "unknown" if rounds is None else rounds
-    level_text = "unknown" if level is None else level
-    return f"percentile bootstrap, {rounds_text} rounds, level {level_text}"
 
 
 def _environment(src: Sources, run_id: str | None, run: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -350,64 +241,57 @@ def _environment(src: Sources, run_id: str | None, run: Mapping[str, Any] | None
     return env if any(v not in (None, "", {}) for v in env.values()) else None
 
 
-def _review(src: Sources, info: Mapping[str, Any], ref: str, moves: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _review(src: Sources, mv: ModelVersion, moves: tuple[AliasMove, ...]) -> dict[str, Any] | None:
     """Review status, aliases and the review and alias events of this version, oldest first."""
-    status = pick(info, "status", "review_status")
-    aliases = [str(a) for a in pick(info, "aliases") or []]
-    events: list[dict[str, Any]] = []
-    for r in src.models.reviews(ref) or ():
-        d = as_dict(r) or {}
-        events.append(
-            {
-                "ts": d.get("ts"),
-                "actor": d.get("actor"),
-                "action": d.get("action"),
-                "comment": pick(d, "text", "comment", "note"),
-            }
-        )
-    version = info.get("version")
+    events: list[dict[str, Any]] = [
+        {"ts": r.ts, "actor": r.actor, "action": r.action, "comment": r.text or None} for r in src.models.reviews(mv.ref)
+    ]
     for m in moves:
-        if version in (m.get("to_version"), m.get("from_version")):
+        if mv.version in (m.to_version, m.from_version):
             events.append(
                 {
-                    "ts": m.get("ts"),
-                    "actor": m.get("actor"),
+                    "ts": m.ts,
+                    "actor": m.actor,
                     "action": _move_text(m),
-                    "comment": f"approved by {m['approved_by']}" if m.get("approved_by") else None,
+                    "comment": f"approved by {m.approved_by}" if m.approved_by else None,
                 }
             )
     events.sort(key=lambda e: str(e.get("ts")))
+    status = mv.status or None
+    aliases = [str(a) for a in mv.aliases]
     if status is None and not events and not aliases:
         return None
     return {"status": status, "aliases": aliases, "events": events}
 
 
-def _move_text(m: Mapping[str, Any]) -> str:
-    before = "-" if m.get("from_version") is None else m["from_version"]
-    after = "-" if m.get("to_version") is None else m["to_version"]
-    return f"alias {m.get('alias')}: {before} -> {after}"
+def _move_text(m: AliasMove) -> str:
+    before = "-" if m.from_version is None else m.from_version
+    after = "-" if m.to_version is None else m.to_version
+    return f"alias {m.alias}: {before} -> {after}"
 
 
-def _lifecycle(src: Sources, name: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def _lifecycle(src: Sources, name: str) -> tuple[dict[str, Any] | None, tuple[AliasMove, ...]]:
     """Every registered version of ``name`` and every move of its aliases."""
-    versions: list[dict[str, Any]] = []
-    moves: list[dict[str, Any]] = []
-    table = as_dict(src.models.list_models(name)) or {}
-    for v in table.get("versions") or []:
-        d = as_dict(v) or {}
-        versions.append(
-            {
-                k: d.get(k)
-                for k in ("version", "created", "author", "status", "aliases", "code_sha256", "manifest_sha256", "run_id")
-            }
-        )
+    versions = [
+        {
+            "version": v.version,
+            "created": v.created,
+            "author": v.author,
+            "status": v.status,
+            "aliases": list(v.aliases),
+            "code_sha256": v.code_sha256,
+            "manifest_sha256": v.manifest_sha256,
+            "run_id": v.run_id,
+        }
+        for v in src.models.list_models(name).versions
+    ]
     try:
-        moves = [as_dict(m) or {} for m in (as_dict(src.models.alias_history(name)) or {}).get("moves") or []]
+        moves = src.models.alias_history(name).moves
     except NotFound:
-        moves = []
+        moves = ()
     if not versions and not moves:
         return None, moves
-    return {"versions": sorted(versions, key=lambda v: int(v.get("version") or 0)), "alias_moves": moves}, moves
+    return {"versions": sorted(versions, key=lambda v: v["version"]), "alias_moves": [m.to_dict() for m in moves]}, moves
 
 
 def _lineage_sources(src: Sources, dst: tuple[str, str], relations: tuple[str, ...]) -> list[str]:
@@ -430,10 +314,10 @@ def _training_use(src: Sources, node_id: str, specs: list[str]) -> list[str | No
     return [f"features {', '.join(map(str, kept[s]))}" if kept.get(s) else None for s in specs]
 
 
-def gather_facts(src: Sources, name: str, version: int, info: Mapping[str, Any]) -> RecordedFacts:
-    """Everything recorded about ``name@version``; ``info`` is the registry's record of it."""
-    node_id = f"{name}@{version}"
-    model = _model_info(info)
+def gather_facts(src: Sources, mv: ModelVersion) -> RecordedFacts:
+    """Everything recorded about the registered version ``mv``."""
+    node_id = mv.ref
+    model = _model_info(mv)
     run_id = model.get("run_id")
     run: dict[str, Any] | None = None
     if run_id:
@@ -442,19 +326,20 @@ def gather_facts(src: Sources, name: str, version: int, info: Mapping[str, Any])
         except NotFound:
             run = None
     params = dict(run.get("params") or {}) if run else None
+    tags = (run or {}).get("tags") or {}
     if run and not model.get("code_hash"):
-        model["code_hash"] = pick(run.get("tags") or {}, "mlops.source_sha256", "mlops.code_sha256")
-    if run and (run.get("tags") or {}).get("mlops.kind") == "log_model":
+        model["code_hash"] = tags.get("mlops.source_sha256") or tags.get("mlops.code_sha256") or None
+    if run and tags.get("mlops.kind") == "log_model":
         # log_model opened this run around itself: it logged the model, it did not fit it.
         model["logged_in_run"], model["run_id"] = run_id, None
-    specs = _data_specs(pick(info, "data_versions", "training_data", "datasets"))
+    specs = list(dict.fromkeys(mv.data_versions))
     if not specs and run_id:
         specs = _lineage_sources(src, ("run", str(run_id)), ("input_of", "used_by", "read_by"))
     training = [_data_version(src, s) for s in specs]
     for entry, use in zip(training, _training_use(src, node_id, specs), strict=True):
         if use:
             entry["used"] = use
-    lifecycle, moves = _lifecycle(src, name)
+    lifecycle, moves = _lifecycle(src, mv.name)
     evaluation = _evaluation(src.evaluation.latest_for(node_id))
     eval_specs = list((evaluation or {}).get("data") or [])
     eval_data = [_data_version(src, s) for s in eval_specs]
@@ -465,14 +350,14 @@ def gather_facts(src: Sources, name: str, version: int, info: Mapping[str, Any])
     if not eval_data and evaluation and evaluation.get("unversioned_data"):
         eval_data = [evaluation["unversioned_data"]]
     return RecordedFacts(
-        model_name=name,
-        model_version=version,
+        model_name=mv.name,
+        model_version=mv.version,
         model=model if any(v is not None for v in model.values()) else None,
         params=params or None,
         environment=_environment(src, str(run_id) if run_id else None, run),
         training_data=training,
         evaluation=evaluation,
         evaluation_data=eval_data,
-        review=_review(src, info, node_id, moves),
+        review=_review(src, mv, moves),
         lifecycle=lifecycle,
     )

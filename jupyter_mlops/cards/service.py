@@ -18,10 +18,10 @@ import sqlalchemy as sa
 
 from ..core.entities import Entity, escape
 from ..core.paths import parse_version_spec
-from ..errors import IntegrityError, InvalidInput, MlopsError, NotFound
+from ..errors import IntegrityError, InvalidInput, NotFound
 from .assemble import assemble_card
 from .card import WRITTEN_SECTIONS, CardSection, ModelCard
-from .gather import Sources, as_dict, gather_facts, pick
+from .gather import Sources, gather_facts
 from .schema import model_cards
 from .spec import check_text, normalize_section_key
 
@@ -32,12 +32,12 @@ if TYPE_CHECKING:
     from ..data.service import DataService
     from ..evaluation.service import EvaluationService
     from ..quality.service import QualityService
+    from ..registry.entities import ModelVersion
     from ..registry.service import ModelRegistry
 
 __all__ = ["CardHistory", "CardService", "CardVersion"]
 
 #: Registry methods that return the record of one model version, tried in order.
-_REGISTRY_LOOKUPS = ("get", "get_version", "version_info", "show")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +104,7 @@ class CardService:
         self.models = models
 
     # -- resolving a model version ----------------------------------------------------------
-    def _record(self, spec: str) -> tuple[str, int, dict[str, Any]]:
+    def _record(self, spec: str) -> tuple[str, int, ModelVersion]:
         """``(name, version, registry record)`` of ``spec``; refuses unknown versions and aliases."""
         parsed = parse_version_spec(spec, kind="model version")
         if parsed.fingerprint is not None:
@@ -114,25 +114,8 @@ class CardService:
                 hint="write NAME@NUMBER or NAME@ALIAS, e.g. 'arrests-clf@3' or 'arrests-clf@champion'",
                 field="spec",
             )
-        registry = self.models
-        lookup = next((getattr(registry, m) for m in _REGISTRY_LOOKUPS if callable(getattr(registry, m, None))), None)
-        if lookup is None:
-            raise MlopsError(
-                "the model registry offers no way to read a model version",
-                hint="this jupyter-mlops installation is incomplete; reinstall it",
-            )
-        info = as_dict(lookup(str(parsed)))
-        if not info:
-            raise NotFound(
-                f"no model version {spec!r}", value=spec, hint="`jupyter-mlops model list` shows the registered models"
-            )
-        name = str(pick(info, "name", "model_name", "model") or parsed.name)
-        version = pick(info, "version", "model_version")
-        if version is None:
-            raise NotFound(
-                f"no model version {spec!r}", value=spec, hint="`jupyter-mlops model list` shows the registered models"
-            )
-        return name, int(version), info
+        version = self.models.get(str(parsed))
+        return version.name, version.version, version
 
     # -- reading ----------------------------------------------------------------------------
     def _rows(self, conn: Connection, name: str, version: int) -> list[Any]:
@@ -250,8 +233,8 @@ class CardService:
         A new card version is stored (audited as ``card.build``) only when the card would say
         something different from the current one; otherwise the current card is returned as is.
         """
-        name, version, info = self._record(spec)
-        facts = gather_facts(self.sources, name, version, info)
+        name, version, record = self._record(spec)
+        facts = gather_facts(self.sources, record)
         with self.ctx.transaction() as conn:
             latest = self._latest_row(conn, name, version)
             current = None if latest is None else self._card(latest)
