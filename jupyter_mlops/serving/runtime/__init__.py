@@ -19,6 +19,7 @@ __all__ = ["RUNTIME_MODULES", "check_address", "read_or_create_token", "run"]
 #: What a build context holds of jupyter_mlops: enough to start ``python -m jupyter_mlops.serving.runtime``.
 RUNTIME_MODULES = (
     "__init__.py",
+    "_version.py",
     "errors.py",
     "core/__init__.py",
     "core/paths.py",
