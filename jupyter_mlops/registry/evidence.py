@@ -123,20 +123,19 @@ class ReviewEvidence(Entity):
         return out
 
 
-def review_blockers(version: ModelVersion, actor: str, roles: Iterable[str]) -> tuple[str, ...]:
-    """Why ``actor`` (holding ``roles``) may not approve or reject ``version`` now; empty when they may.
+def review_blockers(ref: str, author: str, status: str, actor: str, roles: Iterable[str]) -> tuple[str, ...]:
+    """Why ``actor`` (holding ``roles``) may not approve or reject ``ref`` now; empty when they may.
 
     The same rules the registry enforces when deciding (pending review, four eyes, reviewer role),
-    said before the click.
+    said before the click. ``author`` and ``status`` are the version's.
     """
-    ref = version.ref
     reasons = []
-    if version.status != "pending":
+    if status != "pending":
         reasons.append(
-            f"{ref} is not waiting for review (status: {version.status})"
-            + ("; its author submits it with mlops.request_review" if version.status == "none" else "")
+            f"{ref} is not waiting for review (status: {status})"
+            + ("; its author submits it with mlops.request_review" if status == "none" else "")
         )
-    if actor == version.author:
+    if actor == author:
         reasons.append(f"you ({actor}) are the author of {ref}: the four-eyes rule needs a different reviewer")
     if "reviewer" not in set(roles):
         reasons.append(f"you ({actor}) are not in the reviewers list ([review] reviewers in .mlops/config.toml)")
@@ -271,5 +270,5 @@ def build_evidence(ctx: Context, spec: str, roles: Iterable[str] = ()) -> Review
         story=story,
         reviews=queries.reviews(ctx, version.ref),
         actor=ctx.actor,
-        blockers=review_blockers(version, ctx.actor, roles),
+        blockers=review_blockers(version.ref, version.author, version.status, ctx.actor, roles),
     )
