@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -25,7 +26,20 @@ from ..errors import MlopsError
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-__all__ = ["STYLE", "Dashboard", "badge", "html_table", "kv_table", "note", "pre", "section", "short_json"]
+__all__ = [
+    "STYLE",
+    "Dashboard",
+    "badge",
+    "html_table",
+    "humanize",
+    "iso_time",
+    "kv_table",
+    "note",
+    "plural",
+    "pre",
+    "section",
+    "short_json",
+]
 
 STYLE = """<style>
 .mlops-dash { font-family: var(--jp-ui-font-family, -apple-system, 'Segoe UI', sans-serif); color: #24292f; }
@@ -49,10 +63,42 @@ STYLE = """<style>
   max-height: 320px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
 .mlops-dash .mlops-note { padding: 6px 10px; border-radius: 6px; font-size: 12.5px; margin: 4px 0; }
 .mlops-dash .mlops-title { font-size: 16px; font-weight: 600; }
-.mlops-dash .mlops-section { border-top: 1px solid #eaeef2; margin-top: 6px; padding-top: 2px; }
+.mlops-dash .mlops-section { border-top: 1px solid #eaeef2; margin-top: 6px; padding-top: 2px; max-width: 100%; overflow-x: auto; }
+.mlops-dash button.jupyter-button:disabled { opacity: 1; background: #eaeef2 !important; color: #8c959f !important;
+  box-shadow: none; cursor: not-allowed; border: 1px dashed #afb8c1; }
 </style>"""
 
 _TONES = ("good", "bad", "warn", "info", "none")
+
+
+def iso_time(ts: Any) -> str:
+    """An ISO 8601 timestamp (text, or a datetime) in this machine's local time with its offset.
+
+    ``"2026-03-01T09:30:00+00:00"`` stays one format everywhere; a value without a zone is taken
+    as UTC (how the records are written); text that is not a timestamp is returned as it is.
+    """
+    if ts is None or ts == "":
+        return ""
+    if isinstance(ts, datetime):
+        when = ts
+    else:
+        try:
+            when = datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
+        except ValueError:
+            return str(ts)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone().isoformat(timespec="seconds")
+
+
+def humanize(key: Any) -> str:
+    """A metric or column key as words: ``"false_positive_rate"`` -> ``"false positive rate"``."""
+    return str(key).replace("_", " ").strip()
+
+
+def plural(n: int, noun: str, plural_form: str | None = None) -> str:
+    """``"1 run"``, ``"3 runs"``."""
+    return f"{n} {noun if n == 1 else (plural_form or noun + 's')}"
 
 
 def badge(text: Any, tone: str = "none") -> str:

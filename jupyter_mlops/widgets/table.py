@@ -64,8 +64,9 @@ function render({ model, el }) {
         th.title = "sort by " + col.label;
         if (sort === col.sort_key + " DESC") label += " \u25BC";
         else if (sort === col.sort_key + " ASC") label += " \u25B2";
+        const first = col.first === "ASC" ? "ASC" : "DESC", other = first === "ASC" ? "DESC" : "ASC";
         th.addEventListener("click", () => {
-          const next = sort === col.sort_key + " DESC" ? col.sort_key + " ASC" : col.sort_key + " DESC";
+          const next = sort === col.sort_key + " " + first ? col.sort_key + " " + other : col.sort_key + " " + first;
           model.set("sort", next);
           model.save_changes();
         });
