@@ -107,9 +107,10 @@ def _status_for(err: MlopsError) -> int:
     return int(err.http_status)
 
 
-#: Input that cannot carry markup or a script (a name, a number, a metric key): an error may name it,
-#: so "unknown key 'accuracy'" says which token was wrong.
-_PLAIN_TOKEN = re.compile(r"'?[A-Za-z0-9_.@\-]{1,128}'?")
+#: Input that cannot carry markup or a script (a name, a number, a metric key, ``accuracy > 0.8``):
+#: an error may name it, so "unknown key 'accuracy'" says which token was wrong. No ``<``, ``&``,
+#: quote, slash, colon or bracket gets through.
+_PLAIN_TOKEN = re.compile(r"'?[A-Za-z0-9_.@\- >=!]{1,200}'?")
 
 
 def _redact(text: str, raw: list[str]) -> str:

@@ -1,4 +1,4 @@
-"""``/lineage``, ``/audit/events`` and ``/audit/verify``: the lineage graph and the audit chain's queries."""
+"""``/lineage``, ``/lineage/story/{spec}``, ``/audit/events`` and ``/audit/verify``: lineage and audit queries."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 
 from ...audit import queries as audit
+from ...core.paths import parse_version_spec
 from ...errors import InvalidInput
 from ...lineage import queries as lineage
 from ..base import MlopsHandler
-from ..routes import OFFSET, TEXT, Param, Route
+from ..routes import OFFSET, SPEC, TEXT, Param, Route
 
 if TYPE_CHECKING:
     from ...workspace import Workspace
@@ -34,6 +35,15 @@ class LineageHandler(MlopsHandler):
             return lineage.graph(ws, node_type, node_id)
 
         await self.respond(graph)
+
+
+class LineageStoryHandler(MlopsHandler):
+    auth_resource = "jupyter_mlops:lineage"
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, spec: str) -> None:
+        await self.respond(lambda ws: lineage.story(ws, str(parse_version_spec(spec, kind="spec"))))
 
 
 class AuditEventsHandler(MlopsHandler):
@@ -75,6 +85,14 @@ ROUTES: tuple[Route, ...] = (
             Param("type", schema={"type": "string", "pattern": "^[a-z_]{1,32}$"}, required=True),
             Param("id", schema={"type": "string", "maxLength": 512}, required=True),
         ),
+        tag="audit",
+    ),
+    Route(
+        "lineage/story/{spec}",
+        LineageStoryHandler,
+        {"GET": "jupyter_mlops:lineage:read"},
+        "A model version's lineage as a short story: cell, data, run, model, evaluation, card, reviews, aliases",
+        (Param("spec", "path", SPEC, True, "NAME@VERSION or NAME@ALIAS"),),
         tag="audit",
     ),
     Route(
