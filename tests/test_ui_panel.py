@@ -123,16 +123,22 @@ def _watch(page: Any) -> list[str]:
     return dialogs
 
 
-def _open_panel(page: Any, server: LabServer, path: str = f"lab/tree/{NOTEBOOK}") -> Any:
-    """Open the lab and the panel at its default width; returns the panel (timing the first paint)."""
+def _open_panel(page: Any, server: LabServer, notebook: str = NOTEBOOK) -> Any:
+    """Open the lab and the panel at its default width; returns the panel (timing the first paint).
+
+    Each call uses a lab workspace of its own, so no tab of an earlier test is restored.
+    """
     page.set_viewport_size({"width": 1500, "height": 950})
-    page.goto(f"{server.url}/{path}?token={server.token}")
+    workspace = f"t{len(TIMINGS.get('panel_first_paint_s', []))}"
+    page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{notebook}?token={server.token}")
     tab = page.locator(".jp-SideBar.jp-mod-left [data-id='jupyter-mlops-sidebar']")
     tab.wait_for(timeout=60_000)
     started = time.monotonic()
     tab.click()
     panel = page.locator("#jupyter-mlops-sidebar")
-    page.locator("#jupyter-mlops-sidebar .jp-mlops-body[data-loaded='runs']").wait_for(timeout=30_000)
+    page.locator(f"#jupyter-mlops-sidebar .jp-mlops-body[data-loaded='runs'][data-notebook='{notebook}']").wait_for(
+        timeout=30_000
+    )
     TIMINGS.setdefault("panel_first_paint_s", []).append(round(time.monotonic() - started, 3))
     return panel
 
@@ -352,7 +358,7 @@ def test_xss_corpus_is_shown_as_text(lab: dict[str, Any], page: Any) -> None:
 def _palette(page: Any, command: str) -> None:
     search = page.locator(".lm-CommandPalette-input")
     for _ in range(5):
-        page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+        page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.click()
         page.keyboard.press("Escape")
         page.keyboard.press("Control+Shift+C")
         try:
@@ -365,8 +371,18 @@ def _palette(page: Any, command: str) -> None:
     search.press("Enter")
 
 
-def test_palette_verifies_the_audit_chain(lab: dict[str, Any], page: Any) -> None:
-    _open_panel(page, lab["server"])
+def test_failed_stage_toast_names_the_cell_and_error_and_opens_the_output(lab: dict[str, Any], page: Any) -> None:
+    _open_panel(page, lab["server"], "failing.ipynb")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+    _palette(page, "MLOps: Run current notebook as a tracked pipeline stage")
+    toast = page.locator(".Toastify__toast", has_text="FAILED")
+    toast.wait_for(timeout=120_000)
+    text = toast.inner_text()
+    assert "cell 2" in text and "ValueError: boom in the second cell" in text, text
+    page.screenshot(path=str(SHOTS / "panel-failed-stage-toast.png"))
+    toast.locator("button", has_text="Open output notebook").click()
+    page.locator(".lm-TabBar-tab", has_text="failing-").first.wait_for(timeout=30_000)
+    outputs = list((lab["root"] / "mlops-outputs").glob("failing-*.ipynb"))
+    assert len(outputs) == 1 and "boom in the second cell" in outputs[0].read_text()
     _palette(page, "MLOps: Verify the audit chain")
     page.locator(".Toastify__toast", has_text="Audit chain intact").first.wait_for(timeout=30_000)

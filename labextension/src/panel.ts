@@ -159,6 +159,7 @@ export class MlopsPanel extends Widget {
       clear(this.body);
       this.body.appendChild(view);
       this.body.dataset.loaded = this.view;
+      this.body.dataset.notebook = this.notebook ?? '';
     }
   }
 
