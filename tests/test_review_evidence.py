@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from dashboard_scenario import MODEL, arrests_frames, set_reviewers
+from dashboard_scenario import MODEL, make_story_model, set_reviewers
 
 import jupyter_mlops as mlops
 from jupyter_mlops.lineage import queries as lineage_queries
@@ -22,27 +22,10 @@ HEX = re.compile(r"\b[0-9a-f]{16,}\b")
 
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory: pytest.TempPathFactory) -> tuple[mlops.Workspace, str]:
-    from sklearn.linear_model import LogisticRegression
-
     root = tmp_path_factory.mktemp("evidence") / "project"
     ws = mlops.init(root, user="alice")
     set_reviewers(ws, "bob")
-    X_train, X_test, y_train, y_test, sens = arrests_frames(900)
-    notebook = root / "notebooks" / "train.ipynb"
-    source = {"notebook": str(notebook), "cell_id": "c0ffee12-cell", "cell_source": "model.fit(X, y)"}
-    with ws.start_run("train-final", experiment="arrests", source=source):
-        train = ws.data.version(X_train.assign(released=y_train), "arrests-train")
-        rules = root / "rules.yaml"
-        rules.write_text("version: 1\ncolumns:\n  age:\n    ge: 12\n")
-        ws.quality.check(train.spec, rules)
-        model = LogisticRegression(max_iter=500).fit(X_train, y_train)
-        ref = ws.models.log_model(model, MODEL, X_example=X_train.head()).ref
-    ws.evaluation.evaluate(
-        model, X_test, y_test, sensitive_features=sens, model_version=ref, n_bootstrap=10, thresholds={"accuracy": 0.5}
-    )
-    ws.cards.build_card(ref)
-    ws.models.request_review(ref, note="ready")
-    return ws, ref
+    return ws, make_story_model(ws, root / "notebooks" / "train.ipynb")
 
 
 def test_story_tells_the_path_by_name_and_version(reviewed: tuple[mlops.Workspace, str]) -> None:

@@ -26,7 +26,7 @@ from browser_support import (  # noqa: F401 - fixtures used by pytest
     jp_asyncio_loop,
     jp_server_cleanup,
 )
-from dashboard_scenario import MODEL, arrests_frames, make_reviewed_model, set_reviewers
+from dashboard_scenario import make_reviewed_model, make_story_model, set_reviewers
 from harness import LabServer
 
 import jupyter_mlops as mlops
@@ -56,27 +56,6 @@ def _write_notebook(path: Path, *sources: str) -> None:
     path.write_text(json.dumps(nb))
 
 
-def _trained_model(ws: mlops.Workspace, root: Path) -> str:
-    """A model whose lineage has a notebook cell, a checked data version, an evaluation and a card."""
-    from sklearn.linear_model import LogisticRegression
-
-    X_train, X_test, y_train, y_test, sens = arrests_frames(900)
-    source = {"notebook": str(root / NOTEBOOK), "cell_id": "c0ffee12-cell", "cell_source": "model.fit(X, y)"}
-    with ws.start_run("train-final", experiment="arrests", source=source):
-        train = ws.data.version(X_train.assign(released=y_train), "arrests-train")
-        rules = root / "rules.yaml"
-        rules.write_text("version: 1\ncolumns:\n  age:\n    ge: 12\n")
-        ws.quality.check(train.spec, rules)
-        model = LogisticRegression(max_iter=500).fit(X_train, y_train)
-        ref = ws.models.log_model(model, MODEL, X_example=X_train.head()).ref
-    ws.evaluation.evaluate(
-        model, X_test, y_test, sensitive_features=sens, model_version=ref, n_bootstrap=10, thresholds={"accuracy": 0.5}
-    )
-    ws.cards.build_card(ref)
-    ws.models.request_review(ref, note="ready for review")
-    return str(ref)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     import pandas as pd
@@ -99,7 +78,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     ws.data.version(people, "people", key="id", sensitive=["colour"])
     ws.data.version(people.assign(score=[0.1, 0.25, 0.3]).drop(index=2), "people", key="id", sensitive=["colour"])
     ws.data.version(pd.DataFrame({"a": [1, 2]}), "xss-data", description=" ".join(XSS))
-    story_model = _trained_model(ws, root)
+    story_model = make_story_model(ws, root / NOTEBOOK, note="ready for review")
     xss_model = make_reviewed_model(ws, card_text="\n".join(XSS), request=False)
     ws.models.request_review(xss_model, note=" ".join(XSS))
     server = LabServer(root, tmp_path_factory.mktemp("panel-lab"), owner="bob").start()
@@ -129,7 +108,7 @@ def _open_panel(page: Any, server: LabServer, notebook: str = NOTEBOOK) -> Any:
     Each call uses a lab workspace of its own, so no tab of an earlier test is restored.
     """
     page.set_viewport_size({"width": 1500, "height": 950})
-    workspace = f"t{len(TIMINGS.get('panel_first_paint_s', []))}"
+    workspace = f"t{len(TIMINGS.get('panel_open_with_notebook_context_s', []))}"
     page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{notebook}?token={server.token}")
     tab = page.locator(".jp-SideBar.jp-mod-left [data-id='jupyter-mlops-sidebar']")
     tab.wait_for(timeout=60_000)
@@ -139,13 +118,17 @@ def _open_panel(page: Any, server: LabServer, notebook: str = NOTEBOOK) -> Any:
     page.locator(f"#jupyter-mlops-sidebar .jp-mlops-body[data-loaded='runs'][data-notebook='{notebook}']").wait_for(
         timeout=30_000
     )
-    TIMINGS.setdefault("panel_first_paint_s", []).append(round(time.monotonic() - started, 3))
+    TIMINGS.setdefault("panel_open_with_notebook_context_s", []).append(round(time.monotonic() - started, 3))
     return panel
 
 
 def _show(page: Any, panel: Any, view: str) -> None:
+    """Switch the panel to ``view`` and wait for its paint (timed: the panel's warm first paint)."""
+    page.evaluate("delete document.querySelector('#jupyter-mlops-sidebar .jp-mlops-body').dataset.loaded")
+    started = time.monotonic()
     panel.locator(f".jp-mlops-tab[data-view='{view}']").click()
     page.locator(f"#jupyter-mlops-sidebar .jp-mlops-body[data-loaded='{view}']").wait_for(timeout=30_000)
+    TIMINGS.setdefault(f"view_{view}_paint_s", []).append(round(time.monotonic() - started, 3))
 
 
 #: Elements that overflow sideways, and short labels cut with an ellipsis, inside ``root``.
@@ -212,6 +195,17 @@ def test_every_view_fits_the_default_width(lab: dict[str, Any], page: Any) -> No
         page.screenshot(path=str(SHOTS / f"panel-{view}.png"))
     events = panel.locator(".jp-mlops-event").first.inner_text()
     assert "(local user)" in events  # alice wrote through the Python API
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first.bounding_box()
+    assert handle
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + 300)
+    page.mouse.down()
+    page.mouse.move(560, handle["y"] + 300, steps=5)
+    page.mouse.up()
+    _show(page, panel, "runs")  # dragged wider: rows put their facts beside the title
+    assert panel.evaluate("n => n.getBoundingClientRect().width") > 440
+    assert panel.locator(".jp-mlops-row").first.evaluate("n => getComputedStyle(n).display") == "grid"
+    assert panel.evaluate(LAYOUT_FAULTS) == []
+    page.screenshot(path=str(SHOTS / "panel-runs-wide.png"))
     _no_script_ran(page, dialogs)
 
 

@@ -61,12 +61,12 @@ export function table(
   return h('table', { class: cls }, h('thead', {}, head), h('tbody', {}, ...body));
 }
 
-/** Key/value pairs as a definition list. */
+/** Key/value pairs as a definition list (a Node value is placed as it is, anything else as text). */
 export function facts(pairs: [string, unknown][]): HTMLElement {
   const dl = h('dl', { class: 'jp-mlops-facts' });
   for (const [k, v] of pairs) {
     dl.appendChild(h('dt', {}, k));
-    dl.appendChild(h('dd', {}, text(v)));
+    dl.appendChild(h('dd', {}, v instanceof Node ? v : text(v)));
   }
   return dl;
 }

@@ -112,33 +112,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    app.commands.addCommand(COMMANDS.openCard, {
-      label: "MLOps: Open a model's card",
-      execute: async args => {
-        let spec = typeof args?.spec === 'string' ? args.spec : '';
-        if (!spec) {
-          const answer = await InputDialog.getText({ title: 'Model version (NAME@VERSION)', placeholder: 'credit-model@1' });
-          spec = answer.button.accept ? (answer.value ?? '').trim() : '';
+    // Open a page of one model version: the spec from the command's args, else asked for.
+    const specCommand = (id: string, label: string, title: string, open: (spec: string) => void) =>
+      app.commands.addCommand(id, {
+        label,
+        execute: async args => {
+          let spec = typeof args?.spec === 'string' ? args.spec : '';
+          if (!spec) {
+            const answer = await InputDialog.getText({ title, placeholder: 'credit-model@1' });
+            spec = answer.button.accept ? (answer.value ?? '').trim() : '';
+          }
+          if (spec) {
+            open(spec);
+          }
         }
-        if (spec) {
-          openCard(spec);
-        }
-      }
-    });
-
-    app.commands.addCommand(COMMANDS.openReview, {
-      label: "MLOps: Review a model version",
-      execute: async args => {
-        let spec = typeof args?.spec === 'string' ? args.spec : '';
-        if (!spec) {
-          const answer = await InputDialog.getText({ title: 'Model version to review (NAME@VERSION)', placeholder: 'credit-model@1' });
-          spec = answer.button.accept ? (answer.value ?? '').trim() : '';
-        }
-        if (spec) {
-          openReview(spec);
-        }
-      }
-    });
+      });
+    specCommand(COMMANDS.openCard, "MLOps: Open a model's card", 'Model version (NAME@VERSION)', openCard);
+    specCommand(COMMANDS.openReview, 'MLOps: Review a model version', 'Model version to review (NAME@VERSION)', openReview);
 
     app.commands.addCommand(COMMANDS.verifyAudit, {
       label: 'MLOps: Verify the audit chain',

@@ -141,8 +141,7 @@ export class MlopsPanel extends Widget {
     this.contextNode.textContent = this.notebook ? `Notebook: ${this.notebook}` : 'No notebook open';
     const view = h('div', { class: `jp-mlops-view jp-mlops-view-${this.view}`, data: { view: this.view } });
     try {
-      await this.loadStatus();
-      const context = await this.loadContext();
+      const [, context] = await Promise.all([this.loadStatus(), this.loadContext()]);
       if (this.view === 'runs') {
         await this.renderRuns(view, context);
       } else if (this.view === 'data') {
@@ -319,8 +318,8 @@ export class MlopsPanel extends Widget {
         facts([
           ['status', run.status],
           ['by', run.actor],
-          ['started', run.started],
-          ['ended', run.ended],
+          ['started', run.started ? stamp(run.started) : null],
+          ['ended', run.ended ? stamp(run.ended) : null],
           ['duration', typeof run.duration_s === 'number' ? `${num(run.duration_s)} s` : 'unknown'],
           ['notebook', rec.notebook ?? run.notebook],
           ['cell', rec.cell_id],
@@ -339,14 +338,6 @@ export class MlopsPanel extends Widget {
           ...(run.outputs ?? []).map((n: string) => h('li', {}, `out: ${n}`))
         )
       );
-      for (const t of Array.from(detail.querySelectorAll('dd')) as HTMLElement[]) {
-        const dt = t.previousElementSibling as HTMLElement | null;
-        if (dt && ['started', 'ended'].includes(dt.textContent ?? '')) {
-          const s = stamp(t.textContent);
-          clear(t);
-          t.appendChild(s);
-        }
-      }
       item.appendChild(detail);
     } catch (err) {
       this.fail(err);
