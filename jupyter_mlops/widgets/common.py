@@ -121,11 +121,19 @@ def section(title: str, body_html: str) -> str:
     return f"<div class='mlops-section'><h4>{escape(title)}</h4>{body_html}</div>"
 
 
+def number(value: float) -> str:
+    """A float with up to 6 significant digits (a mean year reads 1999.51, not 2000)."""
+    a = abs(value)
+    if a != 0 and (a >= 1e7 or a < 1e-4):
+        return f"{value:.4e}"
+    return f"{value:.6g}"
+
+
 def _cell(value: Any) -> tuple[str, bool]:
     if isinstance(value, bool) or value is None:
         return escape("" if value is None else value), False
     if isinstance(value, float):
-        return escape(f"{value:.4g}"), True
+        return escape(number(value)), True
     if isinstance(value, int):
         return escape(value), True
     return escape(value), False

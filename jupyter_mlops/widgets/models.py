@@ -23,7 +23,7 @@ from ..errors import NotFound
 from ..registry import queries
 from ..registry.evidence import review_blockers as _blockers
 from .charts import Chart, LineageView, bar_chart, layout_lineage
-from .common import Dashboard, badge, html_table, humanize, iso_time, kv_table, note, safe_html_of, section
+from .common import Dashboard, badge, html_table, humanize, iso_time, kv_table, note, number, safe_html_of, section
 from .table import DataTable
 
 if TYPE_CHECKING:
@@ -380,7 +380,7 @@ class ModelsDashboard(Dashboard):
 
 
 def _num(v: Any) -> str:
-    return "" if not isinstance(v, (int, float)) or isinstance(v, bool) else f"{v:.4g}"
+    return "" if not isinstance(v, (int, float)) or isinstance(v, bool) else number(float(v))
 
 
 def evidence_html(ev: ReviewEvidence) -> tuple[str, str, str]:
