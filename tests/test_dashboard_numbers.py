@@ -91,3 +91,60 @@ print(json.dumps({"first": first, "full": full}))
     assert result["first"]["rows"] == 3 and result["first"]["mlflow"] is False
     assert "loading metrics" in result["first"]["caption"]
     assert result["full"]["accuracy"] == pytest.approx([0.6, 0.61, 0.62]) and "loading" not in result["full"]["caption"]
+
+
+def test_audit_since_reads_words_or_refuses_clearly(project: Path) -> None:
+    from datetime import UTC, datetime
+
+    from jupyter_mlops.audit.queries import parse_time
+    from jupyter_mlops.errors import InvalidInput
+    from jupyter_mlops.widgets.audit import AuditDashboard
+
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    assert parse_time("2h", now=now) == "2026-03-10T10:00:00.000000+00:00"
+    assert parse_time("7 days ago", now=now) == "2026-03-03T12:00:00.000000+00:00"
+    assert parse_time("2026-03-01T09:00+01:00") == "2026-03-01T08:00:00.000000+00:00"
+    assert parse_time("yesterday", now=now) < parse_time("yesterday", field="until", now=now) < parse_time("today", now=now)
+    ws = mlops.Workspace.open(project, user="alice")
+    assert len(ws.audit_events(since="yesterday", limit=1000)) == len(ws.audit_events(limit=1000)) > 0
+    assert ws.audit_events(until="yesterday") == []
+    with pytest.raises(InvalidInput, match="cannot read 'last tuesday' as a time for since") as err:
+        ws.audit_events(since="last tuesday")
+    assert "yesterday" in (err.value.hint or "")
+    d = AuditDashboard(ws)
+    assert len(d.table.rows) > 0
+    d.since.value = "last tuesday"
+    assert d.table.rows == [] and "cannot read 'last tuesday'" in d.table.caption
+    d.since.value = "yesterday"
+    assert d.last_error is None and len(d.table.rows) > 0 and d.table.rows[0]["ts"][-6] in "+-"
+
+
+def test_data_diff_counts_rows_says_what_was_masked_and_keeps_precision(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from jupyter_mlops.widgets.data import DataDashboard, profile_html
+
+    ws = mlops.init(tmp_path / "p", user="alice")
+    secret = "Very-Private-Value"
+    first = pd.DataFrame({"id": [1, 2, 3, 4], "year": [1999, 2000, 1999, 2001], "group": [secret, "b", "c", "c"]})
+    second = pd.concat(
+        [first.assign(year=[1999, 2000, 2002, 2001]).iloc[1:], pd.DataFrame({"id": [9], "year": [2000], "group": ["d"]})]
+    )
+    ws.data.version(first, "people", key="id", sensitive=("group",))
+    ws.data.version(pd.DataFrame({"x": [1.0]}), "other")
+    ws.data.version(second, "people", key="id", sensitive=("group",))
+    board = DataDashboard(ws, name="people")
+    # two versions of the same data set, with the declared key
+    assert (board.diff_a.value, board.diff_b.value, board.diff_key.value) == ("people@1", "people@2", "id")
+    board.show_diff()
+    html = board.diff_out.value
+    assert board.last_error is None and secret not in html
+    assert "<td class='num'>1</td><td class='num'>1</td><td class='num'>1</td><td>id</td>" in html  # +1 -1 ~1
+    assert "sensitive columns group: their values are never shown" in html
+    # a profile keeps significant digits and shows "top" values as words with counts
+    profile = ws.data.get("people@1").profile
+    text = profile_html(profile, ())
+    assert "1999.75" in text and "2000</td>" not in text.split("year", 1)[1].split("</tr>", 1)[0]
+    year = next(c for c in profile["columns"] if c["name"] == "year")
+    if year.get("top"):
+        assert "1999 (2)" in text

@@ -121,26 +121,38 @@ def section(title: str, body_html: str) -> str:
     return f"<div class='mlops-section'><h4>{escape(title)}</h4>{body_html}</div>"
 
 
-def _cell(value: Any) -> tuple[str, bool]:
+def number(value: float, digits: int = 6) -> str:
+    """A float with up to ``digits`` significant digits (a mean year reads 1999.51, not 2000)."""
+    a = abs(value)
+    if a != 0 and (a >= 10 ** (digits + 1) or a < 1e-4):
+        return f"{value:.{max(1, digits - 2)}e}"
+    return f"{value:.{digits}g}"
+
+
+def _cell(value: Any, digits: int = 6) -> tuple[str, bool]:
     if isinstance(value, bool) or value is None:
         return escape("" if value is None else value), False
     if isinstance(value, float):
-        return escape(f"{value:.4g}"), True
+        return escape(number(value, digits)), True
     if isinstance(value, int):
         return escape(value), True
     return escape(value), False
 
 
 def html_table(
-    headers: Sequence[Any], rows: Iterable[Sequence[Any]], *, highlight: Callable[[Sequence[Any]], bool] | None = None
+    headers: Sequence[Any],
+    rows: Iterable[Sequence[Any]],
+    *,
+    highlight: Callable[[Sequence[Any]], bool] | None = None,
+    digits: int = 6,
 ) -> str:
-    """An HTML table; every header and cell is escaped, numbers are right-aligned."""
+    """An HTML table; every header and cell is escaped, numbers are right-aligned (``digits`` significant)."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for row in rows:
         cells = []
         for v in row:
-            text, numeric = _cell(v)
+            text, numeric = _cell(v, digits)
             cells.append(f"<td class='num'>{text}</td>" if numeric else f"<td>{text}</td>")
         cls = " class='diff'" if highlight is not None and highlight(row) else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
@@ -149,12 +161,12 @@ def html_table(
     return f"<table class='mlops-grid'><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def kv_table(items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, empty: str = "none recorded") -> str:
+def kv_table(items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, empty: str = "none recorded", digits: int = 6) -> str:
     """A two-column key/value table; keys and values are escaped."""
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     if not pairs:
         return f"<div class='mlops-muted'>{escape(empty)}</div>"
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{_cell(v)[0]}</td></tr>" for k, v in pairs)
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{_cell(v, digits)[0]}</td></tr>" for k, v in pairs)
     return f"<table class='mlops-kv'>{rows}</table>"
 
 

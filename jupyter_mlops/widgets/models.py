@@ -23,7 +23,7 @@ from ..errors import NotFound
 from ..registry import queries
 from ..registry.evidence import review_blockers as _blockers
 from .charts import Chart, LineageView, bar_chart, layout_lineage
-from .common import Dashboard, badge, html_table, humanize, iso_time, kv_table, note, safe_html_of, section
+from .common import Dashboard, badge, html_table, humanize, iso_time, kv_table, note, number, safe_html_of, section
 from .table import DataTable
 
 if TYPE_CHECKING:
@@ -48,6 +48,9 @@ _PAGE_CSS = """<style>
 .mlops-step-detail { font-size: 11.5px; color: #57606a; }
 .mlops-step-arrow { align-self: center; color: #8c959f; }
 .mlops-story-summary { font-size: 13px; margin: 2px 0; }
+.mlops-review-page .widget-html, .mlops-review-page .widget-html-content { max-width: 100%; min-width: 0; }
+.mlops-review-page table.mlops-grid th { white-space: normal; }
+.mlops-review-page table.mlops-grid td, .mlops-review-page table.mlops-grid th { padding: 3px 6px; }
 </style>"""
 
 
@@ -69,7 +72,7 @@ class ModelsDashboard(Dashboard):
         self, ws: Workspace, *, status: str = "pending", page_size: int = 200, refresh_seconds: float | None = None
     ) -> None:
         self.status_filter = w.ToggleButtons(
-            options=list(STATUS_FILTERS), value=status if status in STATUS_FILTERS else "pending", style={"button_width": "80px"}
+            options=list(STATUS_FILTERS), value=status if status in STATUS_FILTERS else "pending", style={"button_width": "96px"}
         )
         self.table = DataTable(empty_text="no model versions with this status")
         self.header = w.HTML("<div class='mlops-muted'>click a version to open its review page</div>")
@@ -380,7 +383,7 @@ class ModelsDashboard(Dashboard):
 
 
 def _num(v: Any) -> str:
-    return "" if not isinstance(v, (int, float)) or isinstance(v, bool) else f"{v:.4g}"
+    return "" if not isinstance(v, (int, float)) or isinstance(v, bool) else number(float(v), 4)
 
 
 def evidence_html(ev: ReviewEvidence) -> tuple[str, str, str]:
@@ -404,7 +407,7 @@ def evidence_html(ev: ReviewEvidence) -> tuple[str, str, str]:
         verdict = verdicts.get(e.get("passed"), badge("no thresholds set", "none"))
         rows = []
         for m in ev.metrics:
-            interval = f"{_num(m.ci_low)} \u2013 {_num(m.ci_high)}" if m.ci_low is not None and m.ci_high is not None else ""
+            interval = f"{_num(m.ci_low)}\u2013{_num(m.ci_high)}" if m.ci_low is not None and m.ci_high is not None else ""
             result = ("\u2713 pass" if m.passed else "\u2717 fail" if m.passed is False else "") if m.threshold else ""
             rows.append(
                 [humanize(m.name), _num(m.value), interval, "lower" if m.lower_is_better else "higher", m.threshold or "", result]
@@ -414,7 +417,7 @@ def evidence_html(ev: ReviewEvidence) -> tuple[str, str, str]:
             f"Metrics ({confidence}% bootstrap interval)",
             f"<div>{verdict} <span class='mlops-muted'>{escape(e.get('n_rows'))} rows \u00b7 by {escape(e.get('actor'))} \u00b7 "
             f"{escape(iso_time(e.get('created')))}</span></div>"
-            + html_table(["metric", "value", "interval", "better", "threshold", "result"], rows)
+            + html_table(["metric", "value", "interval", "better", "threshold", "result"], rows, digits=4)
             + "".join(note(x, "warn") for x in e.get("warnings") or ()),
         )
     data_rows = [
@@ -445,16 +448,17 @@ def fairness_view(ev: ReviewEvidence) -> tuple[str, list[Chart]]:
     parts = []
     charts: list[Chart] = []
     for f in ev.fairness:
-        cols = [c for c in f.metrics if c not in ("n",)]
+        # the rates a reviewer compares across groups; every metric is in the whole card
+        cols = [c for c in GROUP_METRICS if c in f.metrics and c != "count"][:5]
         rows = [
             [g["group"] + (" (small group)" if g.get("small") else ""), g.get("n"), *[g.get(c) for c in cols]] for g in f.groups
         ]
-        disp = kv_table([(humanize(k), v) for k, v in f.disparities.items()])
+        disp = kv_table([(humanize(k), v) for k, v in f.disparities.items()], digits=4)
         parts.append(
             section(
                 f"Fairness by {f.feature}",
                 disp
-                + html_table(["group", "n", *[humanize(c) for c in cols]], rows)
+                + html_table(["group", "n", *[humanize(c) for c in cols]], rows, digits=4)
                 + "".join(note(x, "warn") for x in f.warnings),
             )
         )

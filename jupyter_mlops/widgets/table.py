@@ -27,7 +27,7 @@ function render({ model, el }) {
     if (typeof v === "number") {
       if (!isFinite(v)) return String(v);
       if (Number.isInteger(v)) return String(v);
-      return Math.abs(v) >= 1e5 || Math.abs(v) < 1e-3 ? v.toExponential(3) : String(Number(v.toPrecision(4)));
+      return Math.abs(v) >= 1e7 || Math.abs(v) < 1e-4 ? v.toExponential(4) : String(Number(v.toPrecision(6)));
     }
     return String(v);
   }

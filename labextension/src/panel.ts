@@ -478,7 +478,7 @@ export class MlopsPanel extends Widget {
     };
     const actor = field('jp-mlops-filter-actor', 'actor', this.auditFilter.actor);
     const action = field('jp-mlops-filter-action', 'action, e.g. model.*', this.auditFilter.action);
-    const since = field('jp-mlops-filter-since', 'since, e.g. 2026-12-01', this.auditFilter.since);
+    const since = field('jp-mlops-filter-since', 'since: 2026-12-01, yesterday, 7d', this.auditFilter.since);
     const apply = h('button', { class: 'jp-mlops-button jp-mlops-filter-apply' }, 'Filter');
     apply.onclick = () => {
       this.auditFilter = { actor: actor.value.trim(), action: action.value.trim(), since: since.value.trim() };

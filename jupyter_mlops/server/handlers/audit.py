@@ -57,7 +57,7 @@ class AuditEventsHandler(MlopsHandler):
             "action": self.query("action", pattern=r"[A-Za-z0-9_.\-]{1,120}\*?"),
             "object_type": self.query("object_type", pattern=r"[A-Za-z0-9_]{1,64}"),
             "object_id": self.query("object_id", max_len=512),
-            "since": self.query("since", max_len=64),  # checked by audit.queries.instant (one line, the accepted form)
+            "since": self.query("since", max_len=64),  # read by audit.queries.parse_time (one line naming the accepted forms)
             "until": self.query("until", max_len=64),
             "limit": self.query_int("limit", 100, low=1, high=1000),
             "offset": self.query_int("offset", 0, low=0, high=1_000_000),
