@@ -6,7 +6,8 @@ acts for each request as the user Jupyter's identity provider names, or as the s
 under a default token or password login (:mod:`.identity`; never a name the client asserts), runs
 blocking store calls off the event loop, and turns every :class:`~jupyter_mlops.errors.MlopsError`
 into a JSON body ``{"error", "message", "field", "hint"}`` with its HTTP status. Bodies never carry
-a traceback or the raw input a client sent.
+a traceback, nor raw client input unless it is a plain token that cannot hold markup (a name, a
+number, ``accuracy > 0.8``), so an error can still say which token was wrong.
 
 Path parameters are checked in one place, :meth:`MlopsHandler.check_path_params`, against the
 patterns the OpenAPI document publishes for the route, matched as ASCII only: Python's ``str.isdigit``
