@@ -29,6 +29,8 @@ __all__ = [
     "Settings",
     "find_root",
     "resolve_settings",
+    "IDENTITY_SOURCES",
+    "refresh_access",
     "settings_context",
 ]
 
@@ -38,6 +40,13 @@ CONFIG_FILE = "config.toml"
 FORMAT_MARKER = "jupyter-mlops"
 #: Aliases that only an approved model version may take, unless ``[review] serving_aliases`` says otherwise.
 DEFAULT_SERVING_ALIASES = ("champion", "production", "prod", "live")
+
+#: Where an acting identity came from, recorded in every audit event (``identity_source``):
+#: ``local`` (``JUPYTER_MLOPS_USER`` or the OS user of a kernel, script or CLI), ``server-owner`` (a
+#: single-user Jupyter server under token or password login acts as its owner's local identity),
+#: ``jupyterhub`` (the user JupyterHub names), ``identity-provider`` (the user another Jupyter
+#: identity provider names).
+IDENTITY_SOURCES = ("local", "server-owner", "jupyterhub", "identity-provider")
 
 _overrides: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "jupyter_mlops_overrides", default=types.MappingProxyType({})
@@ -63,6 +72,9 @@ class Settings:
     user:
         The acting identity: ``JUPYTER_MLOPS_USER``, else the OS user; the server extension
         passes the Jupyter-authenticated user explicitly.
+    identity_source:
+        Where :attr:`user` came from, one of :data:`IDENTITY_SOURCES` (``local`` unless a
+        front-end says otherwise).
     serving_alias:
         The alias ``promote`` moves by default (``champion``).
     serving_aliases:
@@ -80,6 +92,9 @@ class Settings:
         cannot write is read-only whatever this says.
     extra:
         The other tables of ``config.toml`` (pipelines, serving, policies ...), unparsed.
+    config_stamp:
+        ``(mtime_ns, size)`` of ``config.toml`` when it was read; :func:`refresh_access` re-reads
+        reviewers and roles when the file changed since.
     """
 
     root: Path
@@ -98,6 +113,8 @@ class Settings:
     workspace_id: str = ""
     read_only: bool = False
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    identity_source: str = "local"
+    config_stamp: tuple[int, int] = (0, 0)
 
     @property
     def home(self) -> Path:
@@ -116,6 +133,7 @@ class Settings:
         out["reviewers"] = list(self.reviewers)
         out["serving_aliases"] = list(self.serving_aliases)
         out["extra"] = dict(self.extra)
+        out["config_stamp"] = list(self.config_stamp)
         return out
 
 
@@ -181,6 +199,55 @@ def read_config_file(root: Path) -> dict[str, Any]:
     return data
 
 
+def _config_stamp(root: Path) -> tuple[int, int]:
+    try:
+        st = (root / WORKSPACE_DIR / CONFIG_FILE).stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _reviewers(ctx: Mapping[str, Any], review: Mapping[str, Any]) -> tuple[str, ...]:
+    """``[review] reviewers`` after the context and ``JUPYTER_MLOPS_REVIEWERS``, as a tuple of names."""
+    reviewers: Any = ()
+    for candidate in (ctx.get("reviewers"), _env("REVIEWERS"), review.get("reviewers")):
+        if candidate not in (None, ""):
+            reviewers = candidate
+            break
+    if isinstance(reviewers, str):
+        reviewers = [r.strip() for r in reviewers.split(",") if r.strip()]
+    if not isinstance(reviewers, (list, tuple)) or not all(isinstance(r, str) for r in reviewers):
+        raise InvalidInput(
+            "[review] reviewers in config.toml must be a list of names",
+            value=repr(reviewers)[:80],
+            hint='e.g. reviewers = ["alice", "bob"]',
+        )
+    return tuple(reviewers)
+
+
+#: The tables of ``config.toml`` that :func:`refresh_access` re-reads while a workspace is open.
+ACCESS_TABLES = ("roles", "access")
+
+
+def refresh_access(settings: Settings) -> Settings:
+    """``settings`` with ``[review] reviewers``, ``[roles]`` and ``[access]`` re-read if ``config.toml`` changed.
+
+    A reviewer added to ``config.toml`` takes effect in a running Jupyter server or kernel on its
+    next request, without a restart. The check is one ``stat`` (the file's modification time and
+    size); an unchanged file returns ``settings`` itself. A file made invalid while the workspace is
+    open raises :class:`~jupyter_mlops.errors.WorkspaceCorrupt`, naming the file, instead of
+    quietly keeping the old reviewers.
+    """
+    stamp = _config_stamp(settings.root)
+    if stamp == settings.config_stamp:
+        return settings
+    file = read_config_file(settings.root)
+    review = file.get("review", {})
+    extra = {k: v for k, v in settings.extra.items() if k not in ACCESS_TABLES}
+    extra.update({k: file[k] for k in ACCESS_TABLES if k in file})
+    return dataclasses.replace(settings, reviewers=_reviewers(dict(_overrides.get()), review), extra=extra, config_stamp=stamp)
+
+
 def _as_location(value: str, root: Path) -> str:
     """A path relative to the project root, or a URL left as it is."""
     if "://" in value:
@@ -204,6 +271,7 @@ def resolve_settings(
     metadata_url: str | None = None,
     object_store: str | None = None,
     start: str | Path | None = None,
+    identity_source: str | None = None,
 ) -> Settings:
     """Resolve every setting once, in the order argument, context, environment, file, default."""
     ctx = dict(_overrides.get())
@@ -221,6 +289,7 @@ def resolve_settings(
         root_path = Path(ctx["root"]).resolve()
     else:
         root_path = find_root(start)
+    stamp = _config_stamp(root_path)
     file = read_config_file(root_path)
     tracking = file.get("tracking", {})
     meta = file.get("metadata", {})
@@ -253,11 +322,10 @@ def resolve_settings(
         root_path,
     )
     who = pick(user, "user", "USER", None, None) or _os_user()
-    reviewers = pick(None, "reviewers", "REVIEWERS", review.get("reviewers"), ())
-    if isinstance(reviewers, str):
-        reviewers = [r.strip() for r in reviewers.split(",") if r.strip()]
-    if not isinstance(reviewers, (list, tuple)) or not all(isinstance(r, str) for r in reviewers):
-        raise InvalidInput("[review] reviewers in config.toml must be a list of names", value=repr(reviewers))
+    reviewers = _reviewers(ctx, review)
+    source = str(pick(identity_source, "identity_source", "IDENTITY_SOURCE", None, "local"))
+    if source not in IDENTITY_SOURCES:
+        raise InvalidInput(f"unknown identity source {source!r}", value=source, hint="one of " + ", ".join(IDENTITY_SOURCES))
     serving = str(pick(None, "serving_alias", "SERVING_ALIAS", review.get("serving_alias"), "champion")).lower()
     guarded = pick(None, "serving_aliases", "SERVING_ALIASES", review.get("serving_aliases"), DEFAULT_SERVING_ALIASES)
     if isinstance(guarded, str):
@@ -282,12 +350,14 @@ def resolve_settings(
         default_experiment=str(pick(None, "default_experiment", "EXPERIMENT", tracking.get("default_experiment"), "Default")),
         serving_alias=serving,
         serving_aliases=serving_aliases,
-        reviewers=tuple(reviewers),
+        reviewers=reviewers,
         parent_run_id=pick(None, "parent_run_id", "PARENT_RUN_ID", None, None),
         notebook_path=pick(None, "notebook_path", "NOTEBOOK_PATH", None, None),
         workspace_id=str(file["workspace"].get("id", "")),
         read_only=read_only,
         extra={k: v for k, v in file.items() if k not in known},
+        identity_source=source,
+        config_stamp=stamp,
     )
 
 

@@ -90,9 +90,20 @@ class Workspace:
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
-    def open(cls, root: str | Path | None = None, *, user: str | None = None, start: str | Path | None = None) -> Workspace:
-        """Open the workspace at ``root`` or the nearest one above ``start`` (default: cwd)."""
-        ws = cls(resolve_settings(root, user=user, start=start))
+    def open(
+        cls,
+        root: str | Path | None = None,
+        *,
+        user: str | None = None,
+        start: str | Path | None = None,
+        identity_source: str | None = None,
+    ) -> Workspace:
+        """Open the workspace at ``root`` or the nearest one above ``start`` (default: cwd).
+
+        ``identity_source`` says where ``user`` came from (see :data:`jupyter_mlops.config.IDENTITY_SOURCES`);
+        every audit event records it.
+        """
+        ws = cls(resolve_settings(root, user=user, start=start, identity_source=identity_source))
         ws._ensure_schema()
         return ws
 
@@ -100,14 +111,18 @@ class Workspace:
         """The environment for a child process (a notebook kernel) with ``JUPYTER_MLOPS_*`` values set.
 
         Lets the orchestration layer build a kernel environment without importing :mod:`.config`.
+        A kernel handed this workspace's ``user`` also gets its ``identity_source``, so the events
+        it writes say where that name came from (a JupyterHub user stays ``jupyterhub``).
         """
         from .config import child_env
 
+        if "user" in values:
+            values.setdefault("identity_source", self.identity_source)
         return child_env(**values)
 
     def opener(self) -> functools.partial[Workspace]:
         """A picklable callable that opens this workspace again (in a worker process) as the same actor."""
-        return functools.partial(Workspace.open, str(self.settings.root), user=self.actor)
+        return functools.partial(Workspace.open, str(self.settings.root), user=self.actor, identity_source=self.identity_source)
 
     def for_stage(self, parent_run_id: str | None) -> Workspace:
         """The same workspace (and stores) with its own settings, runs opened in it children of ``parent_run_id``."""
@@ -115,11 +130,19 @@ class Workspace:
         other.settings = self._with(parent_run_id=parent_run_id)
         return other
 
-    def as_user(self, user: str) -> Workspace:
-        """The same workspace acting as another identity (the server passes the Jupyter user)."""
+    def as_user(self, user: str, *, source: str | None = None) -> Workspace:
+        """The same workspace acting as another identity (the server passes the Jupyter user).
+
+        ``source`` is where that identity came from (``jupyterhub``, ``identity-provider``,
+        ``server-owner`` ...); ``None`` keeps this workspace's.
+        """
+        from .config import IDENTITY_SOURCES
+
         if not isinstance(user, str) or not user.strip() or len(user) > 256 or "\x00" in user:
             raise InvalidInput("invalid user name", value=repr(user)[:80], field="user")
-        other = Workspace(self._with(user=user.strip()))
+        if source is not None and source not in IDENTITY_SOURCES:
+            raise InvalidInput(f"unknown identity source {source!r}", value=source, hint="one of " + ", ".join(IDENTITY_SOURCES))
+        other = Workspace(self._with(user=user.strip(), identity_source=source or self.identity_source))
         other.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("db", "objects", "tracking", "read_only")})
         other._migrated = self._migrated
         return other
@@ -182,6 +205,11 @@ class Workspace:
         """The identity every record of this workspace object is written as."""
         return self.settings.user
 
+    @property
+    def identity_source(self) -> str:
+        """Where :attr:`actor` came from (``local``, ``server-owner``, ``jupyterhub``, ``identity-provider``)."""
+        return self.settings.identity_source
+
     @cached_property
     def db(self) -> MetadataStore:
         from .store.metadata import MetadataStore
@@ -224,10 +252,15 @@ class Workspace:
     def record(
         self, conn: Connection, action: str, object_type: str, object_id: str, payload: dict[str, Any] | None = None
     ) -> AuditEvent:
-        """Append an audit event inside ``conn``'s transaction, as :attr:`actor`."""
+        """Append an audit event inside ``conn``'s transaction, as :attr:`actor`.
+
+        The payload also records ``identity_source`` (where the actor's name came from), inside
+        the event's hash.
+        """
         from .audit.chain import append
 
-        return append(conn, actor=self.actor, action=action, object_type=object_type, object_id=object_id, payload=payload)
+        body = {**(payload or {}), "identity_source": self.identity_source}
+        return append(conn, actor=self.actor, action=action, object_type=object_type, object_id=object_id, payload=body)
 
     def link(
         self, conn: Connection, src: tuple[str, str], relation: str, dst: tuple[str, str], payload: dict[str, Any] | None = None
@@ -238,12 +271,22 @@ class Workspace:
         return add_edge(conn, actor=self.actor, src=src, relation=relation, dst=dst, payload=payload)
 
     def roles_of(self, user: str | None = None) -> set[str]:
-        """The roles ``user`` (default: the actor) holds under ``[roles]`` and ``[review] reviewers``."""
+        """The roles ``user`` (default: the actor) holds under ``[roles]`` and ``[review] reviewers``.
+
+        Read from ``config.toml`` as it is now: a reviewer added there counts without reopening.
+        """
+        self.refresh_access()
         who = user or self.actor
         roles = {name for name, members in dict(self.settings.extra.get("roles", {})).items() if who in (members or [])}
         if who in self.settings.reviewers:
             roles.add("reviewer")
         return roles
+
+    def refresh_access(self) -> None:
+        """Re-read reviewers, ``[roles]`` and ``[access]`` if ``config.toml`` changed (one ``stat`` otherwise)."""
+        from .config import refresh_access
+
+        self.settings = refresh_access(self.settings)
 
     def authorize(self, permission: str, resource: str = "", *, owner: str | None = None) -> None:
         """Refuse (and audit the refusal) unless the actor may do ``permission`` on ``resource``.
@@ -254,6 +297,7 @@ class Workspace:
         allowed = PERMISSIONS.get(permission)
         if allowed is None:
             return
+        self.refresh_access()
         mode = str(dict(self.settings.extra.get("access", {})).get("mode", "open"))
         if mode != "enforce" and permission not in ("model.approve",):
             return

@@ -79,3 +79,29 @@ def make_reviewed_model(ws: mlops.Workspace, *, request: bool = True, card_text:
     if request:
         ws.models.request_review(ref, note="ready for review")
     return str(ref)
+
+
+def make_story_model(ws: mlops.Workspace, notebook: Any, *, n: int = 900, note: str = "ready") -> str:
+    """A model whose lineage tells the whole story, waiting for review.
+
+    Trained in a tracked cell (``cell_id`` ``c0ffee12-cell``) of ``notebook`` (a path inside the
+    project) on a data version ``arrests-train`` with a passed quality check; evaluated with
+    fairness by colour and sex and an accuracy threshold; card built; review requested.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    X_train, X_test, y_train, y_test, sens = arrests_frames(n)
+    source = {"notebook": str(notebook), "cell_id": "c0ffee12-cell", "cell_source": "model.fit(X, y)"}
+    with ws.start_run("train-final", experiment="arrests", source=source):
+        train = ws.data.version(X_train.assign(released=y_train), "arrests-train")
+        rules = ws.settings.root / "rules.yaml"
+        rules.write_text("version: 1\ncolumns:\n  age:\n    ge: 12\n")
+        ws.quality.check(train.spec, rules)
+        model = LogisticRegression(max_iter=500).fit(X_train, y_train)
+        ref = ws.models.log_model(model, MODEL, X_example=X_train.head()).ref
+    ws.evaluation.evaluate(
+        model, X_test, y_test, sensitive_features=sens, model_version=ref, n_bootstrap=10, thresholds={"accuracy": 0.5}
+    )
+    ws.cards.build_card(ref)
+    ws.models.request_review(ref, note=note)
+    return str(ref)

@@ -88,10 +88,19 @@ class LabServer:
     """A real ``jupyter lab`` process for browser and HTTP tests."""
 
     def __init__(
-        self, root_dir: Path, state_dir: Path, *, username: str = "bob", user_tokens: dict[str, str] | None = None
+        self,
+        root_dir: Path,
+        state_dir: Path,
+        *,
+        username: str = "bob",
+        user_tokens: dict[str, str] | None = None,
+        owner: str | None = None,
     ) -> None:
+        """``owner``: run with jupyter_server's default identity provider (token login, anonymous
+        users) as a single-user server whose owner is ``JUPYTER_MLOPS_USER=owner``."""
         self.root_dir = Path(root_dir)
         self.state_dir = Path(state_dir)
+        self.owner = owner
         self.username = username
         self.user_tokens = dict(user_tokens or {})
         self.token = secrets.token_hex(16)
@@ -113,6 +122,8 @@ class LabServer:
             path = self.state_dir / sub
             path.mkdir(parents=True, exist_ok=True)
             env[var] = str(path)
+        if self.owner:
+            env["JUPYTER_MLOPS_USER"] = self.owner
         env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         return env
 
@@ -136,8 +147,11 @@ class LabServer:
                 "token": self.token,
             },
             "TestAuthorizer": {"denied": ["mallory"], "read_only": ["carol"]},
+            "IdentityProvider": {"token": self.token},
             "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
         }
+        if self.owner:  # jupyter_server's default provider: every token user is anonymous
+            del config["ServerApp"]["identity_provider_class"], config["UserTokensIdentityProvider"]
         (Path(env["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.json").write_text(json.dumps(config))
         cmd = [
             sys.executable,

@@ -41,12 +41,18 @@ def test_load_ext_imports_nothing_heavy() -> None:
     assert out == "[] True True"
 
 
-def test_track_records_params_metrics_and_source(ip: InteractiveShell, ws: mlops.Workspace) -> None:
+def test_track_records_params_metrics_and_source(
+    ip: InteractiveShell, ws: mlops.Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     cell = "C = 0.5\npenalty = 'l2'\nimport jupyter_mlops as mlops\nmlops.log_metric('acc', 0.8)\nC * 2\n"
     result = ip.run_cell(f"%%track train --params C,penalty --tags team=risk stage=dev\n{cell}")
     assert result.error_in_exec is None
     assert result.result == 1.0  # the trailing expression is still the cell's value
     run = _last_run(ws)
+    # one line says what was recorded: run, experiment, key metrics (no bookkeeping metrics)
+    out = capsys.readouterr().out.strip().splitlines()
+    line = f"\u2713 run 'train' ({run.info.run_id[:8]}) in experiment '{ws.settings.default_experiment}': acc=0.8"
+    assert out == [line, "Out[0]: 1.0"]
     assert run.info.status == "FINISHED" and run.info.run_name == "train"
     assert run.data.params == {"C": "0.5", "penalty": "l2"}
     assert run.data.metrics["acc"] == 0.8 and set(run.data.metrics) == {"acc", "mlops.wall_time_s"}

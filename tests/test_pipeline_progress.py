@@ -81,3 +81,21 @@ def test_widget_in_a_kernel_tracks_a_notebook_run(ws: mlops.Workspace) -> None:
     assert got["rows"]["inner"]["outcome"] == "SUCCEEDED"
     assert got["rows"]["inner"]["seconds"] > 0
     assert got["cell"] == 1  # the last cell it saw start
+
+
+def test_a_failed_stage_names_its_cell_and_error_and_links_the_output_notebook(ws: mlops.Workspace) -> None:
+    root = ws.settings.root
+    write_notebook(root / "bad.ipynb", ["x = 1", "raise ValueError('no rows <left>')"])
+    (root / "fail.yaml").write_text("name: fail\nstages:\n  bad:\n    notebook: bad.ipynb\n")
+    widget = RunProgress(tick=0)
+    result = ws.pipelines.run_pipeline(root / "fail.yaml", progress=widget)
+    assert result.status == "FAILED"
+    row = widget.rows()["bad"]
+    stage = result.stages[0]
+    assert row["cell_index"] == stage.cell_index == 1
+    assert row["error"] == "ValueError: no rows <left>"
+    out = row["output_notebook"]
+    assert out and not out.startswith("/") and (root / out).is_file()  # relative to the project, and there
+    html = widget.table.value
+    assert "<b>cell 1</b>: ValueError: no rows &lt;left&gt;" in html
+    assert f"<a href='{out}' target='_blank' rel='noopener'>output notebook {out}</a>" in html

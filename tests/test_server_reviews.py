@@ -77,6 +77,31 @@ async def test_models_cards_and_pending_reviews(jp_fetch: Any, project: dict[str
     assert code == 404 and body["error"] == "NotFound"
 
 
+async def test_review_evidence_and_lineage_story_routes(jp_fetch: Any, project: dict[str, Any]) -> None:
+    """The review page's one read, for the acting user: evidence, story, and why they may not decide."""
+    name, version = project["second"].split("@")
+    code, ev = await call(jp_fetch, f"models/{name}/versions/{version}/review")
+    assert code == 200, ev
+    assert ev["ref"] == project["second"] and ev["actor"] == "bob" and ev["may_decide"] is True and ev["blockers"] == []
+    assert {m["name"] for m in ev["metrics"]} >= {"accuracy", "log_loss"}
+    accuracy = next(m for m in ev["metrics"] if m["name"] == "accuracy")
+    assert accuracy["threshold"] == ">= 0.5" and accuracy["passed"] is True and accuracy["ci_low"] < accuracy["value"]
+    assert {f["feature"] for f in ev["fairness"]} >= {"colour", "sex"}
+    kinds = [s["kind"] for s in ev["story"]["steps"]]
+    assert kinds.index("run") < kinds.index("model") < kinds.index("evaluation")
+    code, ev = await call(jp_fetch, f"models/{name}/versions/{version}/review", user="alice")
+    assert code == 200 and ev["may_decide"] is False and any("author" in b for b in ev["blockers"])
+    code, story = await call(jp_fetch, f"lineage/story/{project['second']}")
+    assert code == 200 and story["model"] == project["second"] and story["summary"]
+    code, body = await call(jp_fetch, f"models/{name}/versions/99/review")
+    assert code == 404 and body["error"] == "NotFound"
+    with project["ws"].start_run("directions", experiment="directions") as run:
+        run.log_metrics({"log_loss": 0.4, "accuracy": 0.8})
+    code, page = await call(jp_fetch, "runs", params={"experiment": "directions"})
+    mine = {k: v for k, v in page["lower_is_better"].items() if not k.startswith("mlops.")}
+    assert code == 200 and mine == {"accuracy": False, "log_loss": True}
+
+
 async def test_approve_as_the_jupyter_user_is_recorded_and_audited(jp_fetch: Any, project: dict[str, Any]) -> None:
     ws = project["ws"]
     name, version = project["first"].split("@")

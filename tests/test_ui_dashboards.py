@@ -1,7 +1,8 @@
 """The dashboards in a real browser: JupyterLab on loopback (token and XSRF on), Debian's Chromium.
 
-- a second user (bob, a reviewer, not the author) approves a model version in the models
-  dashboard; the approval is recorded and audited;
+- a second user (bob, a reviewer, not the author) approves a model version from its review page,
+  with the evidence on screen, in 3 clicks (version, Approve, Confirm); the approval is recorded
+  and audited; nothing on the page scrolls sideways; disabled buttons look disabled;
 - an XSS corpus stored through the API (run names, parameters, review notes, card text) shows up
   in the dashboards as text: no dialog, no script, no event-handler attribute;
 - screenshots of each dashboard go to test-results/ (look at them).
@@ -103,7 +104,17 @@ def _shot(page: Any, locator: Any, name: str) -> Path:
     return path
 
 
-def test_models_dashboard_approve_as_second_user(lab: _LabAsUser, page: Any) -> None:
+def _no_sideways_overflow(page: Any, dash: Any) -> None:
+    """Neither the dashboard nor anything inside its review page scrolls sideways."""
+    wide = dash.evaluate(
+        """e => [e, ...e.querySelectorAll('.mlops-review-page, .mlops-review-page .widget-box, .mlops-section')]
+             .filter(x => x.offsetParent !== null && x.scrollWidth > x.clientWidth + 1)
+             .map(x => x.className + ' ' + x.scrollWidth + '>' + x.clientWidth + ' ' + x.innerText.slice(0, 60))"""
+    )
+    assert wide == []
+
+
+def test_models_dashboard_approve_from_the_review_page(lab: _LabAsUser, page: Any) -> None:
     dialogs = _watch(page)
     write_notebook(lab.root_dir / "review.ipynb", ["import jupyter_mlops as mlops\nboard = mlops.dashboard('models')\nboard"])
     open_notebook(page, lab, "review.ipynb")
@@ -113,24 +124,52 @@ def test_models_dashboard_approve_as_second_user(lab: _LabAsUser, page: Any) -> 
     row = dash.locator(f".mlops-table tr[data-row-id='{ref}']")
     row.wait_for(timeout=60_000)
     assert dash.locator(".mlops-table tbody tr").count() == 2  # both versions wait for review
+    clicks = 0
     row.click()
+    clicks += 1
     dash.get_by_text("you (bob) may approve or reject").wait_for(timeout=30_000)
-    _shot(page, dash, "models-review")
-    for tab, selector, name in (
-        ("Evaluation & fairness", ".mlops-chart svg", "models-evaluation"),
-        ("Lineage", ".mlops-graph svg", "models-lineage"),
-        ("Card", ".mlops-card", "models-card"),
+    review_page = dash.locator(".mlops-review-page")
+    # every piece of evidence is on the one page, at once, beside the decision
+    for text in (
+        f"Review {ref}",
+        f"{ref} was trained on",
+        "Model card (version",
+        "Metrics (95% bootstrap interval)",
+        "Fairness by colour",
+        "Trained on",
+        "Review history",
     ):
-        dash.locator(".lm-TabBar-tab", has_text=tab).click()
-        dash.locator(selector).first.wait_for(timeout=30_000)
-        _shot(page, dash, name)
-    # the card's user-written text is shown as text
-    assert "window.__xss=2" in dash.locator(".mlops-card").inner_text()
-    dash.locator(".lm-TabBar-tab", has_text="Review").click()
+        assert review_page.get_by_text(text).first.is_visible(), text
+    dash.locator(".mlops-chart svg").first.wait_for(timeout=30_000)
+    assert "Group rates by colour" in dash.locator(".mlops-chart").first.inner_text()
+    assert review_page.locator(".mlops-story .mlops-step").count() >= 6
+    _shot(page, dash, "models-review-page")
+    _no_sideways_overflow(page, dash)
     dash.locator("textarea").fill("checked the per-group rates; approved")
-    dash.locator("button.widget-button[title=Approve]").click()
+    dash.locator("button.mlops-approve").click()
+    clicks += 1
+    confirm = dash.locator(".mlops-confirm-box")
+    confirm.get_by_text(f"Approve {ref}?").wait_for(timeout=30_000)
+    _shot(page, dash, "models-confirm")
+    confirm.locator("button.mlops-confirm").click()
+    clicks += 1
     dash.get_by_text(f"{ref} approved by bob").wait_for(timeout=30_000)
+    assert clicks == 3
     _shot(page, dash, "models-approved")
+    # details on demand: the full graph, named, without overlapping edge labels
+    dash.locator(
+        ".lm-AccordionPanel-title, .jupyter-widget-Collapse-header, .p-Collapse-header", has_text="Full lineage graph"
+    ).first.click()
+    dash.locator(".mlops-graph svg").first.wait_for(timeout=30_000)
+    overlaps = dash.locator(".mlops-graph svg").first.evaluate(
+        """svg => { const b = [...svg.querySelectorAll('text.mlops-edge-label')].map(t => t.getBBox());
+             let n = 0; for (let i = 0; i < b.length; i++) for (let j = i + 1; j < b.length; j++) {
+               const p = b[i], q = b[j];
+               if (p.x < q.x + q.width && q.x < p.x + p.width && p.y < q.y + q.height && q.y < p.y + p.height) n++; }
+             return n; }"""
+    )
+    assert overlaps == 0
+    _shot(page, dash, "models-lineage")
     _no_script_ran(page, dialogs)
 
     ws = mlops.Workspace.open(lab.root_dir, user="alice")
@@ -153,8 +192,13 @@ def test_author_sees_why_she_cannot_approve(lab: _LabAsUser, page: Any) -> None:
     dash = _dash(page)
     dash.locator(f".mlops-table tr[data-row-id='{MODEL}@2']").click(timeout=60_000)
     dash.get_by_text("you (alice) are the author").wait_for(timeout=30_000)
-    assert dash.locator("button.widget-button[title=Approve]").is_disabled()
+    approve = dash.locator("button.mlops-approve")
+    assert approve.is_disabled()
     assert "not in the reviewers list" in dash.inner_text()
+    # a disabled button looks disabled (grey, not-allowed cursor) and its tooltip says why
+    style = approve.evaluate("b => { const s = getComputedStyle(b); return [s.cursor, s.backgroundColor]; }")
+    assert style[0] == "not-allowed" and style[1] == "rgb(234, 238, 242)"
+    assert "you (alice) are the author" in (approve.get_attribute("title") or "")
     _shot(page, dash, "models-author-blocked")
 
 

@@ -106,24 +106,42 @@ def test_models_dashboard_review_as_second_user(project: Path) -> None:
     assert author_view.approve_button.disabled and author_view.reject_button.disabled
     assert "you (alice) are the author" in author_view.decision.value
     assert "not in the reviewers list" in author_view.decision.value
-    # the evaluation tab shows per-group fairness for colour and sex, with charts and plots
-    assert "Fairness by colour" in author_view.evaluation.value and "Fairness by sex" in author_view.evaluation.value
-    assert {c.spec["title"] for c in author_view.eval_charts.children} == {"per group: colour", "per group: sex"}
+    # one page: story, card summary, metrics with threshold verdicts, fairness with charts, data, history
+    assert f"{ref} was trained on" in author_view.story.value and "mlops-step-model" in author_view.story.value
+    assert "Model card (version" in author_view.card.value
+    assert "\u2713 pass" in author_view.evaluation.value and "&gt;= 0.5" in author_view.evaluation.value
+    assert "Fairness by colour" in author_view.fairness.value and "Fairness by sex" in author_view.fairness.value
+    assert {c.spec["title"] for c in author_view.eval_charts.children} == {"Group rates by colour", "Group rates by sex"}
+    assert "Review history" in author_view.overview.value and "ready for review" in author_view.overview.value
+    assert "Approve is not available" in author_view.approve_button.tooltip
+    # details open on demand: the whole card (user text shown as text), plots, the full graph
+    assert author_view.card_full.value == "" and author_view.lineage.graph == {}
+    author_view.more.selected_index = 3
+    assert "&lt;script&gt;alert(" in author_view.card_full.value and "<script>alert" not in author_view.card_full.value
+    author_view.more.selected_index = 2
     assert len(author_view.eval_plots.children) >= 1
-    # the card text written by a user is shown as text
-    assert "&lt;script&gt;alert(" in author_view.card.value and "<script>alert" not in author_view.card.value
-    # the lineage graph joins run, model version, evaluation and card
+    author_view.more.selected_index = 0
     types = {n["type"] for n in author_view.lineage.graph["nodes"]}
     assert {"run", "model_version", "evaluation", "card"} <= types
     assert any(n["root"] and n["id"] == ref for n in author_view.lineage.graph["nodes"])
+    assert not any(n["type"] == "run" and n["label"] == n["id"] for n in author_view.lineage.graph["nodes"])  # named
+    boxes = [(e["lx"], e["ly"], len(e["relation"])) for e in author_view.lineage.graph["edges"] if "lx" in e]
+    for i, (x, y, n) in enumerate(boxes):  # no two edge labels overlap
+        for x2, y2, n2 in boxes[i + 1 :]:
+            assert abs(y - y2) >= 12 or abs(x - x2) >= 3.2 * (n + n2) + 6
 
     bob = mlops.Workspace.open(project, user="bob")
     d = ModelsDashboard(bob)
     d.table.active = ref
     assert not d.approve_button.disabled and "you (bob) may approve" in d.decision.value
     seq_before = bob.audit_events(limit=1)[0].seq
+    d.ask("approve")  # no comment: refused before anything is asked or written
+    assert "write a comment before you approve" in d.decision.value and d.confirm_box.layout.display == "none"
     d.comment.value = "fairness gaps within policy"
-    d.decide("approve")
+    d.ask("approve")
+    assert d.confirm_box.layout.display == "flex" and f"Approve {ref}?" in d.confirm_text.value
+    assert bob.models.get(ref).status == "pending"  # nothing happens before the confirmation
+    d.confirm_button.click()
     assert d.last_error is None
     assert bob.models.get(ref).status == "approved"
     assert d.table.rows == []  # no longer waiting for review

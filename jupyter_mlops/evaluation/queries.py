@@ -1,7 +1,10 @@
-"""Read queries over stored evaluations: one report by id, and the history of a model version.
+"""Read queries over stored evaluations: one report by id, the latest of a model version, and the
+history of a model version.
 
-Model cards, the review, ``ws.evaluation.get``/``history`` and the front-ends read evaluations
-here, so a number shown in two places comes from one function.
+Model cards, the review page, ``ws.evaluation.get``/``history`` and the front-ends read evaluations
+here, so a number shown in two places comes from one function. A report is read from the metadata
+database and the object store (its bytes re-verified against their hash), so showing it never
+imports the tracking back-end.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from .schema import evaluations
 if TYPE_CHECKING:
     from ..core.context import Context
 
-__all__ = ["history", "report"]
+__all__ = ["history", "latest", "report"]
 
 
 def report(ctx: Context, eval_id: str) -> EvaluationReport:
@@ -58,3 +61,26 @@ def history(ctx: Context, model_version: str | None = None, *, limit: int = 50) 
         }
         for r in rows
     ]
+
+
+def latest(ctx: Context, model_version: str) -> EvaluationReport | None:
+    """The most recent evaluation of ``model_version`` (a resolved ``"name@3"``), or ``None``.
+
+    Parameters
+    ----------
+    ctx
+        The workspace context.
+    model_version
+        The model version as ``name@number`` (resolve aliases with ``registry.queries.get`` first).
+    """
+    q = (
+        sa.select(evaluations.c.report_object)
+        .where(evaluations.c.model_version == model_version)
+        .order_by(evaluations.c.seq.desc())
+        .limit(1)
+    )
+    with ctx.read() as conn:
+        found = conn.execute(q).first()
+    if found is None:
+        return None
+    return EvaluationReport.from_dict(json.loads(ctx.objects.open_verified(found.report_object)))

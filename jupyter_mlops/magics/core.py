@@ -22,6 +22,19 @@ __all__ = ["MlopsMagics"]
 _MISSING = object()
 
 
+def track_summary(run: Any) -> str:
+    """The one line a successful ``%%track`` prints: run, experiment and key metrics."""
+    last: dict[str, float] = {}
+    for key, value, _ts, _step in getattr(run, "metrics", ()):
+        if not key.startswith("mlops."):
+            last[key] = value
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in list(last.items())[:4])
+    more = f" (+{len(last) - 4} more)" if len(last) > 4 else ""
+    return f"\u2713 run {run.name!r} ({run.run_id[:8]}) in experiment {run.experiment!r}" + (
+        f": {shown}{more}" if shown else ": no metrics logged"
+    )
+
+
 def _track_parser() -> _Parser:
     p = _Parser(prog="%%track", description="Run the cell inside a tracked MLflow run.", add_help=True)
     p.add_argument("name", nargs="?", default=None, help="run name (default: the cell's first line or 'cell')")
@@ -161,6 +174,9 @@ class MlopsMagics(Magics):
             except MlopsError:
                 if error is None:
                     raise
+            else:
+                if error is None:
+                    print(track_summary(run), flush=True)
 
     # -- %mlops ------------------------------------------------------------------------------
     @line_magic("mlops")  # type: ignore[arg-type]

@@ -53,6 +53,7 @@ class ProgressLog:
             elif e["event"] == "stage_end":
                 row = out.setdefault(_label(e), {"started": e["elapsed"]})
                 row.update(outcome=e["outcome"], seconds=e.get("seconds"), message=e.get("message", ""))
+                row.update({k: e.get(k) for k in ("cell_index", "error", "output_notebook") if e.get(k) is not None})
         return out
 
 

@@ -293,6 +293,9 @@ def run_pipeline(
                         "outcome": rec_dict["outcome"],
                         "seconds": rec_dict.get("seconds", 0.0),
                         "message": rec_dict.get("message", ""),
+                        "cell_index": rec_dict.get("cell_index"),
+                        "error": ": ".join(x for x in (rec_dict.get("ename"), rec_dict.get("evalue")) if x) or None,
+                        "output_notebook": _in_project(ctx, rec_dict.get("output_path")),
                     }
                 )
             _finish_ready(ctx, by_name, variants, state, results, records, selected, pid, emit)
@@ -435,3 +438,12 @@ def _finish_ready(
             with ctx.transaction() as conn:
                 ctx.record(conn, "pipeline.sweep_select", "pipeline_run", pid, {"stage": name, **chosen})
             emit({"event": "sweep_select", "stage": name, **chosen})
+
+
+def _in_project(ctx: Any, path: str | None) -> str | None:
+    """An output notebook's path relative to the project (for a link in a progress display)."""
+    if not path:
+        return None
+    from ..lineage.story import project_path
+
+    return project_path(ctx.settings.root, path)

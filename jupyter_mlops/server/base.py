@@ -2,10 +2,12 @@
 
 Every route of the server extension subclasses :class:`MlopsHandler`. It opens the workspace of
 the Jupyter server once (its ``root_dir``, or ``c.JupyterMlops.root``, or ``JUPYTER_MLOPS_HOME``),
-acts as the Jupyter-authenticated user for each request (never a name the client asserts), runs
+acts for each request as the user Jupyter's identity provider names, or as the server's owner
+under a default token or password login (:mod:`.identity`; never a name the client asserts), runs
 blocking store calls off the event loop, and turns every :class:`~jupyter_mlops.errors.MlopsError`
 into a JSON body ``{"error", "message", "field", "hint"}`` with its HTTP status. Bodies never carry
-a traceback or the raw input a client sent.
+a traceback, nor raw client input unless it is a plain token that cannot hold markup (a name, a
+number, ``accuracy > 0.8``), so an error can still say which token was wrong.
 
 Path parameters are checked in one place, :meth:`MlopsHandler.check_path_params`, against the
 patterns the OpenAPI document publishes for the route, matched as ASCII only: Python's ``str.isdigit``
@@ -70,6 +72,7 @@ class JupyterMlops(Configurable):  # type: ignore[misc]
                 ws = Workspace.open(self.root) if self.root else Workspace.open(start=self.root_dir)
                 ws.tracking  # noqa: B018 - created once so every per-user copy shares one MLflow client
                 self._workspace = ws
+            self._workspace.refresh_access()  # reviewers and roles as config.toml says now
             return self._workspace
 
 
@@ -105,15 +108,23 @@ def _status_for(err: MlopsError) -> int:
     return int(err.http_status)
 
 
+#: Input that cannot carry markup or a script (a name, a number, a metric key, ``accuracy > 0.8``):
+#: an error may name it, so "unknown key 'accuracy'" says which token was wrong. No ``<``, ``&``,
+#: quote, slash, colon or bracket gets through.
+_PLAIN_TOKEN = re.compile(r"'?[A-Za-z0-9_.@\- >=!]{1,200}'?")
+
+
 def _redact(text: str, raw: list[str]) -> str:
     for value in sorted(raw, key=len, reverse=True):
+        if _PLAIN_TOKEN.fullmatch(value):
+            continue
         if len(value) >= 2 and value in text:
             text = text.replace(value, "<input>")
     return text
 
 
 def error_body(err: MlopsError, raw_inputs: list[str]) -> dict[str, Any]:
-    """The JSON error body for ``err``; any raw client input inside the message is replaced."""
+    """The JSON error body for ``err``; raw client input inside the message is replaced, unless it is a plain token."""
     raw = list(raw_inputs)
     if err.value is not None:
         raw += [str(err.value), repr(err.value)]
@@ -154,17 +165,20 @@ class MlopsHandler(APIHandler):  # type: ignore[misc]
         app: JupyterMlops = self.settings["jupyter_mlops"]
         return app
 
-    @property
-    def username(self) -> str:
+    def identity(self, owner: str) -> tuple[str, str]:
+        """``(name, source)`` this request acts as (see :func:`~jupyter_mlops.server.identity.request_identity`)."""
+        from .identity import request_identity
+
         user = self.current_user
-        name = getattr(user, "username", None) or (user if isinstance(user, str) else None)
-        if not name:
+        if not (getattr(user, "username", None) or (user if isinstance(user, str) else None)):
             raise HTTPError(403, "no authenticated user")
-        return str(name)
+        return request_identity(self.identity_provider, user, owner)
 
     def workspace(self) -> Workspace:
-        """The server's workspace acting as the Jupyter-authenticated user of this request."""
-        return self.mlops.workspace().as_user(self.username)
+        """The server's workspace acting as this request's identity (a named user, else the server owner)."""
+        base = self.mlops.workspace()
+        name, source = self.identity(base.actor)
+        return base.as_user(name, source=source)
 
     # -- input --------------------------------------------------------------------------------
     def raw_inputs(self) -> list[str]:

@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from ..audit import queries as audit_queries
 from ..core.entities import AuditVerification, escape
-from .common import Dashboard, badge, kv_table, pre, section, short_json
+from .common import Dashboard, badge, iso_time, kv_table, pre, section, short_json
 from .table import DataTable
 
 if TYPE_CHECKING:
@@ -49,8 +49,10 @@ class AuditDashboard(Dashboard):
         )
         self.object_type = w.Text(placeholder="object type", continuous_update=False, layout=lay)
         self.object_id = w.Text(placeholder="object id", continuous_update=False, layout=lay)
-        self.since = w.Text(placeholder="since (ISO, e.g. 2026-01-31)", continuous_update=False, layout=w.Layout(width="210px"))
-        self.until = w.Text(placeholder="until (ISO)", continuous_update=False, layout=lay)
+        self.since = w.Text(
+            placeholder="since: 2026-01-31, yesterday, 7d", continuous_update=False, layout=w.Layout(width="210px")
+        )
+        self.until = w.Text(placeholder="until: 2026-02-28, today", continuous_update=False, layout=lay)
         self.clear_button = w.Button(description="Clear filters", layout=w.Layout(width="110px"))
         self.verify_button = w.Button(description="Verify chain", icon="check", layout=w.Layout(width="120px"))
         self.badge = w.HTML()
@@ -115,6 +117,11 @@ class AuditDashboard(Dashboard):
         self.offset = 0
         with self.guard("list events"):
             self._query()
+        if self.last_error:  # a refused filter leaves no stale rows behind
+            self._events = {}
+            self.table.show([], caption="no events shown: " + self.last_error.removeprefix("list events: "))
+            self.page_label.value = ""
+            self.prev_button.disabled = self.next_button.disabled = True
 
     def move(self, pages: int) -> None:
         self.offset = max(0, self.offset + pages * self.page_size)
@@ -130,7 +137,7 @@ class AuditDashboard(Dashboard):
             {
                 "id": str(e.seq),
                 "seq": e.seq,
-                "ts": e.ts[:19].replace("T", " "),
+                "ts": iso_time(e.ts),
                 "actor": e.actor,
                 "action": e.action,
                 "object": f"{e.object_type}:{e.object_id}",
@@ -141,7 +148,7 @@ class AuditDashboard(Dashboard):
         ]
         columns: list[dict[str, Any]] = [
             {"key": "seq", "label": "#", "numeric": True},
-            {"key": "ts", "label": "time (UTC)"},
+            {"key": "ts", "label": "time"},
             {"key": "actor", "label": "actor"},
             {"key": "action", "label": "action"},
             {"key": "object", "label": "object"},
@@ -161,6 +168,7 @@ class AuditDashboard(Dashboard):
             f"Event #{e.seq}",
             kv_table(
                 [
+                    ("time", iso_time(e.ts)),
                     ("time (UTC)", e.ts),
                     ("actor", e.actor),
                     ("action", e.action),

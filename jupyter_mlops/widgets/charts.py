@@ -170,7 +170,10 @@ function render({ model, el }) {
       const x1 = a.x + NW, y1 = a.y + NH / 2, x2 = b.x, y2 = b.y + NH / 2;
       const dx = Math.max(30, (x2 - x1) / 2);
       S("path", { d: `M ${x1} ${y1} C ${x1 + dx} ${y1}, ${x2 - dx} ${y2}, ${x2} ${y2}`, class: "mlops-edge", "marker-end": `url(#${mid})` }, svg);
-      const lbl = S("text", { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4, "text-anchor": "middle", class: "mlops-edge-label" }, svg);
+      const path = svg.lastChild;
+      const et = S("title", {}, path); et.textContent = String(e.relation);
+      if (e.lx === undefined) continue;  // no room without overlapping: the relation is on hover
+      const lbl = S("text", { x: e.lx, y: e.ly, "text-anchor": "middle", class: "mlops-edge-label" }, svg);
       lbl.textContent = String(e.relation);
     }
     for (const n of nodes) {
@@ -304,6 +307,7 @@ def layout_lineage(
     max_nodes: int = 60,
     node_width: int = 180,
     node_height: int = 42,
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Place ``type:id`` nodes in columns so that edges point left to right.
 
@@ -311,7 +315,9 @@ def layout_lineage(
     it, so a reviewer reads "where it came from" on the left and "what came of it" on the right;
     without one (or for nodes neither up- nor downstream) the type order applies (sources, data,
     runs, models, aliases). Beyond ``max_nodes`` nodes the farthest from ``root`` are left out and
-    counted in ``hidden``.
+    counted in ``hidden``. ``labels`` names nodes (``{"run:<id>": "train-final (arrests)"}``);
+    other nodes show their id. Edge labels get positions (``lx``, ``ly``) that do not overlap each
+    other or a node.
     """
     keys = list(dict.fromkeys(nodes))
     edge_list = [(s, d, r) for s, d, r in edges]
@@ -337,7 +343,8 @@ def layout_lineage(
         members.sort(key=lambda k: (k.partition(":")[0], k))
         for row, k in enumerate(members):
             node_type, _, node_id = k.partition(":")
-            label = node_id if len(node_id) <= 24 else node_id[:11] + "\u2026" + node_id[-11:]
+            label = (labels or {}).get(k) or node_id
+            label = label if len(label) <= 24 else label[:11] + "\u2026" + label[-11:]
             out_nodes.append(
                 {
                     "key": k,
@@ -352,13 +359,41 @@ def layout_lineage(
     rows = max((len(m) for m in by_col.values()), default=0)
     return {
         "nodes": out_nodes,
-        "edges": [{"src": s, "dst": d, "relation": r} for s, d, r in edge_list],
+        "edges": _place_edge_labels(out_nodes, edge_list, node_width, node_height),
         "width": pad * 2 + max(1, len(by_col)) * (node_width + gap_x) - gap_x,
         "height": pad * 2 + max(1, rows) * (node_height + gap_y) + (14 if hidden else 0),
         "node_width": node_width,
         "node_height": node_height,
         "hidden": hidden,
     }
+
+
+def _place_edge_labels(
+    nodes: list[dict[str, Any]], edges: list[tuple[str, str, str]], node_width: int, node_height: int
+) -> list[dict[str, Any]]:
+    """Each edge with a label position clear of the other labels and of the nodes (nudged down, then up)."""
+    pos = {n["key"]: n for n in nodes}
+    taken: list[tuple[float, float, float, float]] = [(n["x"], n["y"], n["x"] + node_width, n["y"] + node_height) for n in nodes]
+
+    def clear(box: tuple[float, float, float, float]) -> bool:
+        return all(box[2] <= t[0] or box[0] >= t[2] or box[3] <= t[1] or box[1] >= t[3] for t in taken)
+
+    out = []
+    for s, d, r in edges:
+        a, b = pos.get(s), pos.get(d)
+        edge: dict[str, Any] = {"src": s, "dst": d, "relation": r}
+        if a is not None and b is not None:
+            cx = (a["x"] + node_width + b["x"]) / 2
+            cy = (a["y"] + b["y"] + node_height) / 2 - 4
+            half = 3.2 * len(r) + 3
+            for shift in (0, 12, -12, 24, -24, 36, -36, 48, -48, 60, -60):
+                box = (cx - half, cy + shift - 10, cx + half, cy + shift + 2)
+                if clear(box):
+                    taken.append(box)
+                    edge.update(lx=round(cx, 1), ly=round(cy + shift, 1))
+                    break
+        out.append(edge)
+    return out
 
 
 def _nearest(keys: list[str], edges: list[tuple[str, str, str]], root: str | None, limit: int) -> set[str]:

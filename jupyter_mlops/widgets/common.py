@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -25,7 +26,20 @@ from ..errors import MlopsError
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-__all__ = ["STYLE", "Dashboard", "badge", "html_table", "kv_table", "note", "pre", "section", "short_json"]
+__all__ = [
+    "STYLE",
+    "Dashboard",
+    "badge",
+    "html_table",
+    "humanize",
+    "iso_time",
+    "kv_table",
+    "note",
+    "plural",
+    "pre",
+    "section",
+    "short_json",
+]
 
 STYLE = """<style>
 .mlops-dash { font-family: var(--jp-ui-font-family, -apple-system, 'Segoe UI', sans-serif); color: #24292f; }
@@ -49,10 +63,42 @@ STYLE = """<style>
   max-height: 320px; overflow: auto; white-space: pre-wrap; word-break: break-word; }
 .mlops-dash .mlops-note { padding: 6px 10px; border-radius: 6px; font-size: 12.5px; margin: 4px 0; }
 .mlops-dash .mlops-title { font-size: 16px; font-weight: 600; }
-.mlops-dash .mlops-section { border-top: 1px solid #eaeef2; margin-top: 6px; padding-top: 2px; }
+.mlops-dash .mlops-section { border-top: 1px solid #eaeef2; margin-top: 6px; padding-top: 2px; max-width: 100%; overflow-x: auto; }
+.mlops-dash button.jupyter-button:disabled { opacity: 1; background: #eaeef2 !important; color: #8c959f !important;
+  box-shadow: none; cursor: not-allowed; border: 1px dashed #afb8c1; }
 </style>"""
 
 _TONES = ("good", "bad", "warn", "info", "none")
+
+
+def iso_time(ts: Any) -> str:
+    """An ISO 8601 timestamp (text, or a datetime) in this machine's local time with its offset.
+
+    ``"2026-03-01T09:30:00+00:00"`` stays one format everywhere; a value without a zone is taken
+    as UTC (how the records are written); text that is not a timestamp is returned as it is.
+    """
+    if ts is None or ts == "":
+        return ""
+    if isinstance(ts, datetime):
+        when = ts
+    else:
+        try:
+            when = datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
+        except ValueError:
+            return str(ts)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone().isoformat(timespec="seconds")
+
+
+def humanize(key: Any) -> str:
+    """A metric or column key as words: ``"false_positive_rate"`` -> ``"false positive rate"``."""
+    return str(key).replace("_", " ").strip()
+
+
+def plural(n: int, noun: str, plural_form: str | None = None) -> str:
+    """``"1 run"``, ``"3 runs"``."""
+    return f"{n} {noun if n == 1 else (plural_form or noun + 's')}"
 
 
 def badge(text: Any, tone: str = "none") -> str:
@@ -75,26 +121,38 @@ def section(title: str, body_html: str) -> str:
     return f"<div class='mlops-section'><h4>{escape(title)}</h4>{body_html}</div>"
 
 
-def _cell(value: Any) -> tuple[str, bool]:
+def number(value: float, digits: int = 6) -> str:
+    """A float with up to ``digits`` significant digits (a mean year reads 1999.51, not 2000)."""
+    a = abs(value)
+    if a != 0 and (a >= 10 ** (digits + 1) or a < 1e-4):
+        return f"{value:.{max(1, digits - 2)}e}"
+    return f"{value:.{digits}g}"
+
+
+def _cell(value: Any, digits: int = 6) -> tuple[str, bool]:
     if isinstance(value, bool) or value is None:
         return escape("" if value is None else value), False
     if isinstance(value, float):
-        return escape(f"{value:.4g}"), True
+        return escape(number(value, digits)), True
     if isinstance(value, int):
         return escape(value), True
     return escape(value), False
 
 
 def html_table(
-    headers: Sequence[Any], rows: Iterable[Sequence[Any]], *, highlight: Callable[[Sequence[Any]], bool] | None = None
+    headers: Sequence[Any],
+    rows: Iterable[Sequence[Any]],
+    *,
+    highlight: Callable[[Sequence[Any]], bool] | None = None,
+    digits: int = 6,
 ) -> str:
-    """An HTML table; every header and cell is escaped, numbers are right-aligned."""
+    """An HTML table; every header and cell is escaped, numbers are right-aligned (``digits`` significant)."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for row in rows:
         cells = []
         for v in row:
-            text, numeric = _cell(v)
+            text, numeric = _cell(v, digits)
             cells.append(f"<td class='num'>{text}</td>" if numeric else f"<td>{text}</td>")
         cls = " class='diff'" if highlight is not None and highlight(row) else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
@@ -103,12 +161,12 @@ def html_table(
     return f"<table class='mlops-grid'><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def kv_table(items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, empty: str = "none recorded") -> str:
+def kv_table(items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, empty: str = "none recorded", digits: int = 6) -> str:
     """A two-column key/value table; keys and values are escaped."""
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     if not pairs:
         return f"<div class='mlops-muted'>{escape(empty)}</div>"
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{_cell(v)[0]}</td></tr>" for k, v in pairs)
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{_cell(v, digits)[0]}</td></tr>" for k, v in pairs)
     return f"<table class='mlops-kv'>{rows}</table>"
 
 

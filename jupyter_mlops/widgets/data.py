@@ -16,14 +16,14 @@ import ipywidgets as w
 from ..core.entities import escape
 from ..data import queries
 from .charts import Chart, bar_chart
-from .common import Dashboard, badge, html_table, kv_table, note, safe_html_of, section
+from .common import Dashboard, badge, html_table, iso_time, kv_table, note, number, safe_html_of, section
 from .table import DataTable
 
 if TYPE_CHECKING:
-    from ..data.entities import DataVersion
+    from ..data.entities import DataDiff, DataVersion
     from ..workspace import Workspace
 
-__all__ = ["DataDashboard", "data_names", "profile_html"]
+__all__ = ["DataDashboard", "data_names", "diff_html", "profile_html", "top_text"]
 
 _STATS = ("min", "max", "mean", "std")
 
@@ -35,8 +35,71 @@ def data_names(ws: Workspace) -> list[tuple[str, int]]:
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return number(v)
+    if isinstance(v, list):
+        return top_text(v)
     return "" if v is None else str(v)
+
+
+def top_text(raw_top: Any, limit: int = 6) -> str:
+    """The most frequent values as ``Yes (3,120), No (1,106)``."""
+    if not isinstance(raw_top, list):
+        return json.dumps(raw_top, default=str)[:80]
+    return ", ".join(
+        f"{pair[0]} ({pair[1]:,})" if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[1], int) else str(pair)
+        for pair in raw_top[:limit]
+    )
+
+
+def diff_html(diff: DataDiff, a: DataVersion, b: DataVersion) -> str:
+    """A data diff as a reviewer reads it: row counts, added / removed / changed rows, what was masked."""
+    head = f"<div><b>{escape(diff.a)}</b> \u2192 <b>{escape(diff.b)}</b>: rows {diff.rows[0]:,} \u2192 {diff.rows[1]:,}</div>"
+    if diff.same_content:
+        return head + note("the two versions hold the same content", "good")
+    if diff.key:
+        counts = html_table(
+            ["rows added", "rows removed", "rows changed", "matched by key"],
+            [[diff.rows_added, diff.rows_removed, diff.rows_changed, ", ".join(diff.key)]],
+        )
+    else:
+        counts = note(
+            "rows added / removed / changed are counted by a key column: choose one above "
+            "(or declare it with version_data(..., key=...))",
+            "info",
+        )
+    sensitive = sorted(set(a.sensitive) | set(b.sensitive))
+    if sensitive:
+        masked_key = sorted(set(diff.key) & set(sensitive))
+        said = (
+            f"sensitive columns {', '.join(sensitive)}: their values are never shown; profiles hold counts only, "
+            "so only null and distinct counts are compared"
+            + (f"; key values of {', '.join(masked_key)} are masked" if masked_key else "")
+        )
+        masking = note(said, "warn")
+    else:
+        masking = note("no column is declared sensitive in these versions", "none")
+    schema = []
+    schema += [["column added", c, ""] for c in diff.columns_added]
+    schema += [["column removed", c, ""] for c in diff.columns_removed]
+    schema += [["dtype changed", c, f"{x} \u2192 {y}"] for c, (x, y) in diff.dtype_changes.items()]
+    profile = [
+        [
+            col,
+            stat,
+            "masked" if col in sensitive and stat not in ("nulls", "distinct") else _fmt(x),
+            "masked" if col in sensitive and stat not in ("nulls", "distinct") else _fmt(y),
+        ]
+        for col, stats in diff.profile_changes.items()
+        for stat, (x, y) in stats.items()
+    ]
+    examples = [[ex["key"], ", ".join(ex["columns"])] for ex in diff.changed_examples]
+    return (
+        head
+        + section("Rows", counts + (html_table(["key", "changed columns"], examples) if examples else ""))
+        + masking
+        + (section("Schema", html_table(["change", "column", "detail"], schema)) if schema else "")
+        + section("Profile changes", html_table(["column", "statistic", "before", "after"], profile))
+    )
 
 
 def profile_html(profile: dict[str, Any], sensitive: tuple[str, ...] | list[str] = ()) -> str:
@@ -47,13 +110,7 @@ def profile_html(profile: dict[str, Any], sensitive: tuple[str, ...] | list[str]
     rows = []
     for c in cols:
         name = c.get("name", "")
-        raw_top = c.get("top") or []
-        if isinstance(raw_top, list):
-            top = ", ".join(
-                f"{pair[0]} ({pair[1]})" if isinstance(pair, list) and len(pair) == 2 else str(pair) for pair in raw_top[:6]
-            )
-        else:
-            top = json.dumps(raw_top, default=str)[:80]
+        top = top_text(c.get("top") or [])
         masked = name in sensitive or bool(c.get("masked"))
         rows.append(
             [
@@ -82,13 +139,24 @@ class DataDashboard(Dashboard):
         self.charts = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.diff_a = w.Dropdown(description="diff", layout=w.Layout(width="200px"))
         self.diff_b = w.Dropdown(description="with", layout=w.Layout(width="200px"))
+        self.diff_key = w.Dropdown(description="by key", options=[("(none)", "")], layout=w.Layout(width="220px"))
         self.diff_button = w.Button(description="Compare", button_style="primary", layout=w.Layout(width="100px"))
         self.diff_out = w.HTML()
         self.page_size = page_size
         self._rows: dict[str, DataVersion] = {}
         super().__init__(ws, refresh_seconds=refresh_seconds)
         self.tabs = w.Tab(
-            [w.VBox([self.detail, self.charts]), w.VBox([w.HBox([self.diff_a, self.diff_b, self.diff_button]), self.diff_out])]
+            [
+                w.VBox([self.detail, self.charts]),
+                w.VBox(
+                    [
+                        w.HBox(
+                            [self.diff_a, self.diff_b, self.diff_key, self.diff_button], layout=w.Layout(flex_flow="row wrap")
+                        ),
+                        self.diff_out,
+                    ]
+                ),
+            ]
         )
         self.tabs.set_title(0, "Version")
         self.tabs.set_title(1, "Diff")
@@ -137,7 +205,7 @@ class DataDashboard(Dashboard):
                     "cols": r.n_cols,
                     "fingerprint": r.fingerprint[:16],
                     "creator": r.creator,
-                    "created": r.created[:19].replace("T", " "),
+                    "created": iso_time(r.created),
                     "sensitive": ", ".join(r.sensitive),
                 }
                 for r in rows
@@ -149,7 +217,7 @@ class DataDashboard(Dashboard):
                 {"key": "cols", "label": "columns", "numeric": True},
                 {"key": "fingerprint", "label": "fingerprint (BLAKE3)"},
                 {"key": "creator", "label": "by"},
-                {"key": "created", "label": "created (UTC)"},
+                {"key": "created", "label": "created"},
                 {"key": "sensitive", "label": "sensitive columns"},
             ],
             caption=f"versions of {name}, newest first",
@@ -159,6 +227,10 @@ class DataDashboard(Dashboard):
         self.diff_b.options = specs
         if len(specs) >= 2:
             self.diff_a.value, self.diff_b.value = specs[1], specs[0]
+        newest = rows.versions[0] if rows.versions else None
+        columns = [c.get("name") for c in (newest.schema.get("columns", []) if newest is not None else [])]
+        self.diff_key.options = [("(none)", ""), *[(str(c), str(c)) for c in columns if c]]
+        self.diff_key.value = newest.key[0] if newest is not None and newest.key and newest.key[0] in columns else ""
 
     def _on_active(self, change: dict[str, Any]) -> None:
         if change["new"]:
@@ -182,7 +254,7 @@ class DataDashboard(Dashboard):
             ("snapshot", f"mlops-object:{r.object_id} ({r.size_bytes} bytes)"),
             ("key columns", ", ".join(r.key) or "none"),
             ("sensitive columns", ", ".join(sensitive) or "none"),
-            ("created by", f"{r.creator} at {r.created[:19]}"),
+            ("created by", f"{r.creator} at {iso_time(r.created)}"),
         ]
         if r.description:
             facts.append(("description", r.description))
@@ -197,8 +269,11 @@ class DataDashboard(Dashboard):
             quality = (
                 verdict
                 + html_table(
-                    ["report", "time (UTC)", "by", "passed", "failed checks", "checks", "rules sha256"],
-                    [[q.id, q.ts[:19], q.actor, q.passed, q.n_failed_checks, q.n_checks, q.rules_sha256[:12]] for q in reports],
+                    ["report", "time", "by", "passed", "failed checks", "checks", "rules sha256"],
+                    [
+                        [q.id, iso_time(q.ts), q.actor, q.passed, q.n_failed_checks, q.n_checks, q.rules_sha256[:12]]
+                        for q in reports
+                    ],
                 )
                 + safe_html_of(latest)
             )
@@ -216,10 +291,10 @@ class DataDashboard(Dashboard):
         if cols and r.n_rows:
             names = [c.get("name", "") for c in cols][:30]
             nulls = [100.0 * float(c.get("nulls") or 0) / r.n_rows for c in cols][:30]
-            charts.append(Chart(spec=bar_chart("missing values per column (%)", names, {"% null": nulls}, width=520, height=250)))
+            charts.append(Chart(spec=bar_chart("Missing values per column (%)", names, {"% null": nulls}, width=520, height=250)))
             distinct = [c.get("distinct") for c in cols][:30]
             charts.append(
-                Chart(spec=bar_chart("distinct values per column", names, {"distinct": distinct}, width=520, height=250))
+                Chart(spec=bar_chart("Distinct values per column", names, {"distinct": distinct}, width=520, height=250))
             )
         self.charts.children = charts
         self.tabs.selected_index = 0
@@ -231,5 +306,6 @@ class DataDashboard(Dashboard):
             if not a or not b:
                 self.diff_out.value = note("choose two versions", "warn")
                 return
-            self.diff_out.value = safe_html_of(self.ws.data.diff(a, b))
+            diff = self.ws.data.diff(a, b, key=self.diff_key.value or None)
+            self.diff_out.value = diff_html(diff, queries.show(self.ws, a), queries.show(self.ws, b))
             self.tabs.selected_index = 1

@@ -8,21 +8,24 @@ never a scan of every run into a DataFrame.
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from ..core.direction import is_internal_metric, lower_is_better
 from ..core.entities import RunInfo, escape
 from ..tracking import queries
 from ..tracking.filters import order_key, run_filter
 from .charts import Chart, bar_chart, line_chart
-from .common import Dashboard, badge, html_table, kv_table, note, pre, section
+from .common import Dashboard, badge, html_table, iso_time, kv_table, note, plural, pre, section
 from .table import DataTable
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-__all__ = ["ExperimentsDashboard", "mlflow_filter", "order_key", "run_detail_html"]
+__all__ = ["ExperimentsDashboard", "mlflow_filter", "order_key", "run_detail_html", "sort_caption"]
 
 STATUSES = ("any", "FINISHED", "FAILED", "KILLED", "RUNNING")
 MAX_METRIC_COLUMNS = 8
@@ -48,8 +51,30 @@ def mlflow_filter(*, status: str | None = None, name_contains: str = "", query: 
 
 
 def _when(iso: str | None) -> str:
-    """A run time as the dashboards show it: ``YYYY-MM-DD HH:MM:SS`` (UTC), the same instant the REST API and CLI give."""
-    return (iso or "")[:19].replace("T", " ")
+    """A run time as the dashboards show it: ISO 8601 with the viewer's offset (the instant the REST API and CLI give)."""
+    return iso_time(iso)
+
+
+_ATTRIBUTE_WORDS = {"start_time": "start time", "run_name": "run name", "status": "status", "end_time": "end time"}
+
+
+def sort_caption(order: str) -> str:
+    """``"metrics.brier ASC"`` in words: ``"sorted by brier, lowest first"``."""
+    key, _, direction = order.strip().rpartition(" ")
+    if direction not in ("ASC", "DESC"):
+        key, direction = order.strip(), "DESC"
+    kind, _, name = key.partition(".")
+    name = name.strip("`")
+    if kind == "attributes":
+        if name in ("start_time", "end_time"):
+            return f"sorted by {_ATTRIBUTE_WORDS[name]}, {'newest' if direction == 'DESC' else 'oldest'} first"
+        return f"sorted by {_ATTRIBUTE_WORDS.get(name, name)}, {'Z to A' if direction == 'DESC' else 'A to Z'}"
+    best = "ASC" if lower_is_better(name) else "DESC"
+    if kind == "metrics":
+        return f"sorted by {name}, {'highest' if direction == 'DESC' else 'lowest'} first" + (
+            " (best first)" if direction == best else ""
+        )
+    return f"sorted by {kind.rstrip('s')} {name}, {'descending' if direction == 'DESC' else 'ascending'}"
 
 
 class ExperimentsDashboard(Dashboard):
@@ -69,6 +94,9 @@ class ExperimentsDashboard(Dashboard):
             layout=w.Layout(width="380px"),
         )
         self.apply_button = w.Button(description="Apply", button_style="primary", layout=w.Layout(width="80px"))
+        self.show_internal = w.Checkbox(
+            value=False, description="show mlops.* metrics", indent=False, layout=w.Layout(width="170px")
+        )
         self.page_size = w.Dropdown(
             options=[25, 50, 100, 200],
             value=page_size if page_size in (25, 50, 100, 200) else 50,
@@ -92,7 +120,7 @@ class ExperimentsDashboard(Dashboard):
         super().__init__(ws, refresh_seconds=refresh_seconds)
         self.body.children = [
             w.HBox(
-                [self.experiment, self.status_filter, self.name_filter, self.query, self.apply_button],
+                [self.experiment, self.status_filter, self.name_filter, self.query, self.apply_button, self.show_internal],
                 layout=w.Layout(flex_flow="row wrap"),
             ),
             self.table,
@@ -106,15 +134,44 @@ class ExperimentsDashboard(Dashboard):
         self.next_button.on_click(lambda _b: self.next_page())
         for widget in (self.experiment, self.status_filter, self.page_size, self.name_filter, self.query):
             widget.observe(lambda _c: self.first_page(), names="value")
+        self.show_internal.observe(lambda _c: self._show_page(list(self._page_runs.values())), names="value")
         self.table.observe(lambda _c: self.first_page(), names="sort")
         self.table.observe(self._on_active, names="active")
         self.table.observe(self._on_selected, names="selected")
-        self.first_page()
+        #: set once the first page with the tracking store's metrics is shown
+        self.ready = threading.Event()
+        if "mlflow" in sys.modules or not self._quick_first_page():
+            self.first_page()
+            self.ready.set()
+
+    def _quick_first_page(self) -> bool:
+        """In a fresh kernel, paint the newest runs from the metadata database at once, then fill in
+        the tracking store's metrics from a thread (importing MLflow takes about a second)."""
+        exp = self.experiment.value
+        if not exp:
+            return False
+        with self.guard("list runs"):
+            table = queries.list_runs(self.ws, experiment=exp, limit=int(self.page_size.value), with_metrics=False)
+            self._show_page(list(table.runs))
+            self.table.caption = f"experiment {exp}, newest first \u00b7 loading metrics\u2026"
+            self.show_status("loading metrics\u2026")
+        if self.last_error:
+            return False
+
+        def complete() -> None:
+            try:
+                with self._lock:
+                    self.first_page()
+            finally:
+                self.ready.set()
+
+        threading.Thread(target=complete, name="mlops-experiments-first-page", daemon=True).start()
+        return True
 
     # -- data ----------------------------------------------------------------------------------
     def _load_experiments(self, wanted: str | None) -> None:
         exps = queries.experiments(self.ws)
-        options = [(f"{e.name} ({e.n_runs} runs)", e.name) for e in exps]
+        options = [(f"{e.name} ({plural(e.n_runs, 'run')})", e.name) for e in exps]
         names = [n for _, n in options]
         default = wanted or (self.experiment.value if self.experiment.value in names else None)
         if default is None:
@@ -141,6 +198,16 @@ class ExperimentsDashboard(Dashboard):
         self._tokens = [None]
         with self.guard("list runs"):
             self._query(None)
+        if self.last_error:
+            self._clear_results()
+
+    def _clear_results(self) -> None:
+        """After a refused filter nothing stale stays on screen: the table says why it is empty."""
+        self._page_runs = {}
+        self._next_token = None
+        self.table.show([], caption="no runs shown: " + (self.last_error or "").removeprefix("list runs: "))
+        self.page_label.value = ""
+        self.prev_button.disabled = self.next_button.disabled = True
 
     def next_page(self) -> None:
         if self._next_token is None:
@@ -180,7 +247,7 @@ class ExperimentsDashboard(Dashboard):
         self.prev_button.disabled = page_no <= 1
         self.next_button.disabled = self._next_token is None
         if not self.last_error:
-            self.show_status(f"{len(found)} runs shown, sorted by {order}")
+            self.show_status(f"{plural(len(found), 'run')} shown, {sort_caption(order)}")
 
     def _show_page(self, found: list[RunInfo]) -> None:
         metric_keys: list[str] = []
@@ -188,6 +255,8 @@ class ExperimentsDashboard(Dashboard):
         sort_col = self.table.sort.rsplit(" ", 1)[0]
         for r in found:
             for k in r.metrics:
+                if is_internal_metric(k) and not self.show_internal.value:
+                    continue
                 if k not in metric_keys:
                     metric_keys.append(k)
             for k in r.params:
@@ -199,10 +268,19 @@ class ExperimentsDashboard(Dashboard):
             {"key": "name", "label": "run", "sort_key": "attributes.run_name"},
             {"key": "status", "label": "status", "sort_key": "attributes.status"},
             {"key": "actor", "label": "by"},
-            {"key": "started", "label": "started (UTC)", "sort_key": "attributes.start_time"},
-            {"key": "seconds", "label": "s", "numeric": True},
+            {"key": "started", "label": "started", "sort_key": "attributes.start_time"},
+            {"key": "seconds", "label": "seconds", "numeric": True},
         ]
-        columns += [{"key": "m:" + k, "label": k, "numeric": True, "sort_key": order_key("metrics", k)} for k in metric_keys]
+        columns += [
+            {
+                "key": "m:" + k,
+                "label": k,
+                "numeric": True,
+                "sort_key": order_key("metrics", k),
+                "first": "ASC" if lower_is_better(k) else "DESC",
+            }
+            for k in metric_keys
+        ]
         columns += [{"key": "p:" + k, "label": k, "sort_key": order_key("params", k)} for k in param_keys]
         rows = []
         for r in found:
@@ -217,7 +295,8 @@ class ExperimentsDashboard(Dashboard):
             row.update({"m:" + k: r.metrics.get(k) for k in metric_keys})
             row.update({"p:" + k: r.params.get(k) for k in param_keys})
             rows.append(row)
-        self.table.show(rows, columns=columns, caption=f"experiment {self.experiment.value}")
+        order = self.table.sort or "attributes.start_time DESC"
+        self.table.show(rows, columns=columns, caption=f"experiment {self.experiment.value}, {sort_caption(order)}")
 
     # -- detail and compare -----------------------------------------------------------------------
     def _on_active(self, change: dict[str, Any]) -> None:
@@ -256,7 +335,7 @@ class ExperimentsDashboard(Dashboard):
         runs = [self._page_runs.get(rid) or queries.get_run(self.ws, rid) for rid in run_ids[:MAX_COMPARE]]
         labels = [f"{r.name} ({r.run_id[:6]})" for r in runs]
         params = sorted({k for r in runs for k in r.params})
-        metrics = sorted({k for r in runs for k in r.metrics})
+        metrics = sorted({k for r in runs for k in r.metrics if self.show_internal.value or not is_internal_metric(k)})
 
         def differs(row: Any) -> bool:
             return len({str(v) for v in row[1:]}) > 1
@@ -287,8 +366,8 @@ def run_detail_html(ws: Workspace, run_id: str) -> tuple[str, dict[str, list[tup
     tone = {"FINISHED": "good", "FAILED": "bad", "KILLED": "warn", "RUNNING": "info"}.get(r.status, "none")
     outcome: list[tuple[str, Any]] = [
         ("status", r.status),
-        ("started (UTC)", _when(r.started)),
-        ("ended (UTC)", _when(r.ended)),
+        ("started", _when(r.started)),
+        ("ended", _when(r.ended)),
         ("duration (s)", "" if r.duration_s is None else r.duration_s),
         ("by", r.actor),
         ("run id", run_id),
@@ -345,7 +424,7 @@ def run_detail_html(ws: Workspace, run_id: str) -> tuple[str, dict[str, list[tup
         + (f"<div class='mlops-note tone-bad'><b>error:</b> {escape(error)}</div>" if error else "")
         + section("Outcome", kv_table(outcome))
         + section("Parameters", kv_table(sorted(r.params.items())))
-        + section("Metrics", kv_table(sorted(r.metrics.items())))
+        + section("Metrics", kv_table(sorted((k, v) for k, v in r.metrics.items() if not is_internal_metric(k))) + _internal(r))
         + section(
             "Data versions used",
             html_table(["data version", "relation", "details"], data_rows)
@@ -359,6 +438,18 @@ def run_detail_html(ws: Workspace, run_id: str) -> tuple[str, dict[str, list[tup
         + section("Environment", kv_table(env_rows) + packages)
     )
     return html, history
+
+
+def _internal(r: RunInfo) -> str:
+    """jupyter-mlops' own bookkeeping metrics (``mlops.*``), folded away."""
+    internal = sorted((k, v) for k, v in r.metrics.items() if is_internal_metric(k))
+    if not internal:
+        return ""
+    return (
+        f"<details><summary class='mlops-muted'>{escape(plural(len(internal), 'bookkeeping metric'))} (mlops.*)</summary>"
+        + kv_table(internal)
+        + "</details>"
+    )
 
 
 def short_payload(payload: dict[str, Any]) -> str:

@@ -1,11 +1,15 @@
-"""The models dashboard, where a reviewer reads and decides.
+"""The models dashboard, where a reviewer reads and decides on one review page.
 
-It lists versions waiting for review and shows one version's card, evaluation (per-group
-fairness table and charts), lineage graph and alias history. Approve and Reject call
-``ws.models.approve`` / ``ws.models.reject``, the same API as the Python, CLI and REST front-ends,
-so the four-eyes rule and the audit trail hold. A reviewer who may not decide is told why
-(author, not a reviewer, not pending) before clicking; if the registry still refuses, its error is
-shown as the reason.
+It lists versions waiting for review; a click opens the version's review page, which holds
+everything the decision rests on at once (the same :func:`~jupyter_mlops.registry.queries.review_evidence`
+bundle the side panel renders): the lineage story, the card summary, metrics with intervals and
+pass/fail per threshold, per-group fairness with a chart, the data versions with their quality
+results and the review history, beside Approve / Reject. A decision needs a comment and a
+confirmation that names the version, and calls ``ws.models.approve`` / ``ws.models.reject``, the
+same API as the Python, CLI and REST front-ends, so the four-eyes rule and the audit trail hold.
+A reviewer who may not decide sees greyed-out buttons and why (author, not a reviewer, not
+pending); if the registry still refuses, its error is shown as the reason. The full lineage
+graph, the alias history, the evaluation plots and the whole card open on demand.
 """
 
 from __future__ import annotations
@@ -17,37 +21,50 @@ import ipywidgets as w
 from ..core.entities import escape
 from ..errors import NotFound
 from ..registry import queries
+from ..registry.evidence import review_blockers as _blockers
 from .charts import Chart, LineageView, bar_chart, layout_lineage
-from .common import Dashboard, badge, html_table, kv_table, note, safe_html_of, section
+from .common import Dashboard, badge, html_table, humanize, iso_time, kv_table, note, number, safe_html_of, section
 from .table import DataTable
 
 if TYPE_CHECKING:
+    from ..registry.evidence import ReviewEvidence
     from ..workspace import Workspace
 
-__all__ = ["ModelsDashboard", "review_blockers"]
+__all__ = ["ModelsDashboard", "evidence_html", "review_blockers"]
 
 STATUS_FILTERS = ("pending", "all", "approved", "rejected", "none")
 _TONE = {"approved": "good", "rejected": "bad", "pending": "warn", "none": "none"}
 GROUP_METRICS = ("selection_rate", "accuracy", "recall", "precision", "true_positive_rate", "false_positive_rate", "count")
+_PAGE_CSS = """<style>
+.mlops-review-grid { display: flex; flex-wrap: wrap; gap: 4px 24px; max-width: 100%; }
+.mlops-review-grid > .mlops-col { flex: 1 1 360px; min-width: 0; max-width: 100%; overflow-x: auto; }
+.mlops-story-line { display: flex; flex-wrap: wrap; align-items: stretch; gap: 4px; margin: 4px 0 8px; }
+.mlops-step { border: 1px solid #d0d7de; border-left: 4px solid #8c959f; border-radius: 6px; padding: 3px 8px; max-width: 220px;
+  min-width: 0; overflow-wrap: anywhere; background: #fff; }
+.mlops-step.tone-good { border-left-color: #1a7f37; } .mlops-step.tone-bad { border-left-color: #cf222e; }
+.mlops-step.tone-unknown { border-style: dashed; color: #57606a; }
+.mlops-step-kind { font-size: 10px; text-transform: uppercase; letter-spacing: .04em; color: #57606a; }
+.mlops-step-label { font-size: 12.5px; font-weight: 600; }
+.mlops-step-detail { font-size: 11.5px; color: #57606a; }
+.mlops-step-arrow { align-self: center; color: #8c959f; }
+.mlops-story-summary { font-size: 13px; margin: 2px 0; }
+.mlops-review-page .widget-html, .mlops-review-page .widget-html-content { max-width: 100%; min-width: 0; }
+.mlops-review-page table.mlops-grid th { white-space: normal; }
+.mlops-review-page table.mlops-grid td, .mlops-review-page table.mlops-grid th { padding: 3px 6px; }
+</style>"""
 
 
 def review_blockers(ws: Workspace, author: str, status: str, ref: str) -> list[str]:
-    """Why the acting user may not approve or reject ``ref`` now (empty: they may)."""
-    reasons = []
-    if status != "pending":
-        reasons.append(
-            f"{ref} is not waiting for review (status: {status})"
-            + ("; its author submits it with mlops.request_review" if status == "none" else "")
-        )
-    if ws.actor == author:
-        reasons.append(f"you ({ws.actor}) are the author of {ref}: the four-eyes rule needs a different reviewer")
-    if "reviewer" not in ws.roles_of():
-        reasons.append(f"you ({ws.actor}) are not in the reviewers list ([review] reviewers in .mlops/config.toml)")
-    return reasons
+    """Why the acting user may not approve or reject ``ref`` now (empty: they may).
+
+    The rules are :func:`jupyter_mlops.registry.evidence.review_blockers`'; this takes the
+    version's author and status as the dashboard shows them.
+    """
+    return list(_blockers(ref, author, status, ws.actor, ws.roles_of()))
 
 
 class ModelsDashboard(Dashboard):
-    """Model versions (waiting for review first) and, for one version, everything a reviewer reads."""
+    """Model versions (waiting for review first) and, for one version, its review page."""
 
     title = "Models review"
 
@@ -55,47 +72,79 @@ class ModelsDashboard(Dashboard):
         self, ws: Workspace, *, status: str = "pending", page_size: int = 200, refresh_seconds: float | None = None
     ) -> None:
         self.status_filter = w.ToggleButtons(
-            options=list(STATUS_FILTERS), value=status if status in STATUS_FILTERS else "pending", style={"button_width": "80px"}
+            options=list(STATUS_FILTERS), value=status if status in STATUS_FILTERS else "pending", style={"button_width": "96px"}
         )
         self.table = DataTable(empty_text="no model versions with this status")
-        self.header = w.HTML("<div class='mlops-muted'>click a version to review it</div>")
-        self.overview = w.HTML()
+        self.header = w.HTML("<div class='mlops-muted'>click a version to open its review page</div>")
+        self.story = w.HTML()
         self.card = w.HTML()
         self.evaluation = w.HTML()
-        self.eval_charts = w.HBox(layout=w.Layout(flex_flow="row wrap"))
-        self.eval_plots = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.fairness = w.HTML()
+        self.eval_charts = w.HBox(layout=w.Layout(flex_flow="row wrap", max_width="100%"))
+        self.data = w.HTML()
+        self.overview = w.HTML()
+        self.eval_plots = w.HBox(layout=w.Layout(flex_flow="row wrap", max_width="100%"))
+        self.card_full = w.HTML()
         self.lineage = LineageView()
         self.lineage_table = w.HTML()
         self.history = w.HTML()
         self.comment = w.Textarea(
-            placeholder="comment for the record (required to reject)", layout=w.Layout(width="520px", height="70px")
+            placeholder="comment for the record (required): what you checked and why you decide so",
+            layout=w.Layout(width="auto", max_width="560px", height="70px"),
         )
         self.approve_button = w.Button(
             description="Approve", button_style="success", icon="check", layout=w.Layout(width="120px")
         )
         self.reject_button = w.Button(description="Reject", button_style="danger", icon="times", layout=w.Layout(width="120px"))
+        self.approve_button.add_class("mlops-approve")
+        self.reject_button.add_class("mlops-reject")
+        self.confirm_text = w.HTML()
+        self.confirm_button = w.Button(description="Confirm", button_style="primary", layout=w.Layout(width="110px"))
+        self.cancel_button = w.Button(description="Cancel", layout=w.Layout(width="90px"))
+        self.confirm_button.add_class("mlops-confirm")
+        self.confirm_box = w.VBox(
+            [self.confirm_text, w.HBox([self.confirm_button, self.cancel_button])], layout=w.Layout(display="none")
+        )
+        self.confirm_box.add_class("mlops-confirm-box")
         self.decision = w.HTML()
         self.page_size = page_size
         self.current: str | None = None
-        self._row: Any = None
+        self.evidence: ReviewEvidence | None = None
+        self._pending: str | None = None
         super().__init__(ws, refresh_seconds=refresh_seconds)
-        review = w.VBox([self.decision, self.comment, w.HBox([self.approve_button, self.reject_button])])
-        self.tabs = w.Tab(
+        review = w.VBox(
+            [self.decision, self.comment, w.HBox([self.approve_button, self.reject_button]), self.confirm_box],
+            layout=w.Layout(max_width="100%"),
+        )
+        review.add_class("mlops-review-box")
+        grid = w.Box(
             [
-                w.VBox([self.overview, review]),
-                self.card,
-                w.VBox([self.evaluation, self.eval_charts, self.eval_plots]),
-                w.VBox([self.lineage, self.lineage_table]),
+                w.VBox([self.card, self.evaluation, self.data], layout=w.Layout(flex="1 1 360px", min_width="0")),
+                w.VBox([self.fairness, self.eval_charts], layout=w.Layout(flex="1 1 360px", min_width="0")),
+            ],
+            layout=w.Layout(display="flex", flex_flow="row wrap", max_width="100%"),
+        )
+        self.more = w.Accordion(
+            [
+                w.VBox([self.lineage, self.lineage_table], layout=w.Layout(max_width="100%")),
                 self.history,
+                self.eval_plots,
+                self.card_full,
             ]
         )
-        for i, t in enumerate(("Review", "Card", "Evaluation & fairness", "Lineage", "Alias history")):
-            self.tabs.set_title(i, t)
-        self.body.children = [self.status_filter, self.table, self.header, self.tabs]
+        for i, t in enumerate(("Full lineage graph", "Alias history", "Evaluation plots", "Whole model card")):
+            self.more.set_title(i, t)
+        self.more.selected_index = None
+        self.page = w.VBox([self.header, self.story, grid, self.overview, review, self.more], layout=w.Layout(max_width="100%"))
+        self.page.add_class("mlops-review-page")
+        self.body.children = [w.HTML(_PAGE_CSS), self.status_filter, self.table, self.page]
         self.status_filter.observe(lambda _c: self._guarded_list(), names="value")
         self.table.observe(self._on_active, names="active")
-        self.approve_button.on_click(lambda _b: self.decide("approve"))
-        self.reject_button.on_click(lambda _b: self.decide("reject"))
+        self.more.observe(self._on_more, names="selected_index")
+        self.approve_button.on_click(lambda _b: self.ask("approve"))
+        self.reject_button.on_click(lambda _b: self.ask("reject"))
+        self.confirm_button.on_click(lambda _b: self._confirmed())
+        self.cancel_button.on_click(lambda _b: self._hide_confirm())
         self._set_buttons([])
         self._guarded_list()
 
@@ -116,7 +165,7 @@ class ModelsDashboard(Dashboard):
                     "status": r.status,
                     "author": r.author,
                     "type": r.model_type.rsplit(".", 1)[-1],
-                    "created": r.created[:19].replace("T", " "),
+                    "created": iso_time(r.created),
                     "data": ", ".join(r.data_versions),
                     "_tone": "good" if r.status == "approved" else "",
                 }
@@ -128,13 +177,13 @@ class ModelsDashboard(Dashboard):
                 {"key": "status", "label": "review"},
                 {"key": "author", "label": "author"},
                 {"key": "type", "label": "type"},
-                {"key": "created", "label": "logged (UTC)"},
+                {"key": "created", "label": "logged"},
                 {"key": "data", "label": "trained on"},
             ],
             caption=(
-                "versions waiting for review"
+                "versions waiting for review, newest first"
                 if self.status_filter.value == "pending"
-                else f"versions: {self.status_filter.value}"
+                else f"versions: {self.status_filter.value}, newest first"
             ),
         )
 
@@ -148,61 +197,50 @@ class ModelsDashboard(Dashboard):
             with self.guard("show version"):
                 self.show_version(change["new"])
 
-    # -- one version ---------------------------------------------------------------------------
+    # -- the review page -----------------------------------------------------------------------
     def show_version(self, ref: str) -> None:
-        """Everything about ``ref`` (``name@version``): overview, card, evaluation, lineage, aliases."""
-        name, _, ver = ref.rpartition("@")
+        """The review page of ``ref`` (``name@version``): every piece of evidence beside the decision."""
         try:
-            row = queries.get(self.ws, f"{name}@{int(ver)}")
+            ev = queries.review_evidence(self.ws, ref, roles=self.ws.roles_of())
         except NotFound:
             self.header.value = note(f"{ref} no longer exists", "bad")
             return
-        reviews = queries.reviews(self.ws, row.ref)
-        moves = queries.alias_history(self.ws, name).moves
-        self.current, self._row = ref, row
+        row = ev.version
+        self.current, self.evidence = ev.ref, ev
+        self._hide_confirm()
         self.header.value = (
-            f"<div><span class='mlops-title'>{escape(ref)}</span> {badge(row.status, _TONE.get(row.status, 'none'))} "
-            f"<span class='mlops-muted'>by {escape(row.author)} \u00b7 {escape(row.model_type)}</span></div>"
+            f"<div><span class='mlops-title'>Review {escape(ev.ref)}</span> {badge(row.status, _TONE.get(row.status, 'none'))} "
+            f"<span class='mlops-muted'>by {escape(row.author)} \u00b7 {escape(row.model_type)} \u00b7 logged "
+            f"{escape(iso_time(row.created))}</span></div>"
         )
-        facts = [
-            ("author", row.author),
-            ("logged (UTC)", row.created[:19]),
-            ("review status", row.status),
-            ("run", row.run_id),
-            ("code sha256", row.code_sha256 or "unknown"),
-            ("trained on", ", ".join(row.data_versions) or "unknown"),
-            ("serialization", row.serialization),
-            ("artifact manifest sha256", row.manifest_sha256),
+        self.story.value = section("Lineage", safe_html_of(ev.story))
+        self.card.value, self.evaluation.value, self.data.value = evidence_html(ev)
+        self.fairness.value, charts = fairness_view(ev)
+        self.eval_charts.children = charts
+        review_rows = [
+            [iso_time(r.ts), r.action, r.actor, f"{r.status_before} \u2192 {r.status_after}", r.text] for r in ev.reviews
         ]
-        review_rows = [[r.ts[:19], r.action, r.actor, f"{r.status_before} \u2192 {r.status_after}", r.text] for r in reviews]
-        self.overview.value = section("Version", kv_table(facts)) + section(
-            "Review history", html_table(["time (UTC)", "action", "by", "status", "comment"], review_rows)
-        )
-        self._set_buttons(review_blockers(self.ws, row.author, row.status, ref))
-        self._show_card(ref)
-        self._show_evaluation(ref)
-        self._show_lineage(ref, row.run_id)
-        history = [
-            [
-                m.ts[:19],
-                m.alias,
-                "-" if m.from_version is None else m.from_version,
-                "-" if m.to_version is None else m.to_version,
-                m.actor,
-                m.approved_by or "-",
-            ]
-            for m in moves
-        ]
-        current = {m.alias: m.to_version for m in moves}
-        now = ", ".join(f"{a} \u2192 {v}" for a, v in sorted(current.items()) if v is not None) or "no alias set"
-        self.history.value = section(f"Aliases of {name} now", f"<div>{escape(now)}</div>") + section(
-            "Every alias move (oldest first)", html_table(["time (UTC)", "alias", "from", "to", "by", "approved by"], history)
-        )
+        self.overview.value = section("Review history", html_table(["time", "action", "by", "status", "comment"], review_rows))
+        self._set_buttons(list(ev.blockers))
+        for target in (self.lineage_table, self.history, self.card_full):
+            target.value = ""
+        self.lineage.graph = {}
+        self.eval_plots.children = []
+        if self.more.selected_index is not None:
+            self._on_more({"new": self.more.selected_index})
+
+    def _on_more(self, change: dict[str, Any]) -> None:
+        if change["new"] is None or self.current is None:
+            return
+        with self.guard("show details"):
+            [self._show_lineage, self._show_history, self._show_plots, self._show_card][change["new"]](self.current)
 
     def _set_buttons(self, blockers: list[str]) -> None:
         allowed = not blockers and self.current is not None
-        self.approve_button.disabled = not allowed
-        self.reject_button.disabled = not allowed
+        why = "; ".join(blockers) if blockers else ("choose a version first" if self.current is None else "")
+        for button, verb in ((self.approve_button, "Approve"), (self.reject_button, "Reject")):
+            button.disabled = not allowed
+            button.tooltip = f"{verb} {self.current}" if allowed else f"{verb} is not available: {why}"
         self.comment.disabled = not allowed
         if self.current is None:
             self.decision.value = "<div class='mlops-muted'>choose a version to review</div>"
@@ -213,15 +251,48 @@ class ModelsDashboard(Dashboard):
                 + "</ul></div>"
             )
         else:
-            self.decision.value = note(f"you ({self.ws.actor}) may approve or reject {self.current}", "info")
+            self.decision.value = note(
+                f"you ({self.ws.actor}) may approve or reject {self.current}: write a comment, then confirm", "info"
+            )
 
-    def decide(self, action: str) -> None:
-        """Approve or reject the current version through ``ws.models`` (audited there)."""
+    def ask(self, action: str) -> None:
+        """First click of a decision: check the comment, then ask to confirm, naming the version."""
         ref = self.current
         if ref is None:
             return
+        if not self.comment.value.strip():
+            self.decision.value = note(f"write a comment before you {action} {ref}: it is recorded with your decision", "bad")
+            return
+        self._pending = action
+        verb = "Approve" if action == "approve" else "Reject"
+        self.confirm_text.value = (
+            f"<div class='mlops-note tone-{'good' if action == 'approve' else 'bad'}'><b>{verb} {escape(ref)}?</b> "
+            f"This is recorded in the audit trail as {escape(self.ws.actor)}, with your comment.</div>"
+        )
+        self.confirm_button.description = f"{verb} {ref}"[:40]
+        self.confirm_button.button_style = "success" if action == "approve" else "danger"
+        self.confirm_box.layout.display = "flex"
+
+    def _confirmed(self) -> None:
+        action, self._pending = self._pending, None
+        self._hide_confirm()
+        if action is not None:
+            self.decide(action)
+
+    def _hide_confirm(self) -> None:
+        self._pending = None
+        self.confirm_box.layout.display = "none"
+
+    def decide(self, action: str) -> None:
+        """Approve or reject the current version through ``ws.models`` (audited there); needs a comment."""
+        ref = self.current
+        if ref is None:
+            return
+        comment = self.comment.value.strip()
+        if not comment:
+            self.decision.value = note(f"write a comment before you {action} {ref}: it is recorded with your decision", "bad")
+            return
         with self.guard(action):
-            comment = self.comment.value.strip()
             if action == "approve":
                 result = self.ws.models.approve(ref, comment=comment)
             else:
@@ -235,126 +306,174 @@ class ModelsDashboard(Dashboard):
         if self.last_error:
             self.decision.value = "<div class='mlops-note tone-bad'><b>Refused:</b> " + escape(self.last_error) + "</div>"
 
+    # -- on demand -----------------------------------------------------------------------------
     def _show_card(self, ref: str) -> None:
-        try:
-            card = self.ws.cards.latest_for(ref)
-        except Exception as err:
-            self.card.value = note(f"card unavailable: {err}", "bad")
-            return
-        self.card.value = (
+        card = self.ws.cards.latest_for(ref)
+        self.card_full.value = (
             safe_html_of(card) if card is not None else note(f"no model card yet: mlops.build_card({ref!r})", "warn")
         )
 
-    def _show_evaluation(self, ref: str) -> None:
-        self.eval_charts.children = []
-        self.eval_plots.children = []
-        try:
-            report = self.ws.evaluation.latest_for(ref)
-        except Exception as err:
-            self.evaluation.value = note(f"evaluation unavailable: {err}", "bad")
-            return
-        if report is None:
-            self.evaluation.value = note(
-                f"no evaluation of {ref} yet: mlops.evaluate(model, X, y, sensitive_features=...)", "warn"
-            )
-            return
-        self.evaluation.value, charts = evaluation_view(report)
-        self.eval_charts.children = charts
+    def _show_plots(self, ref: str) -> None:
+        from ..evaluation import queries as eval_queries
+
+        report = eval_queries.latest(self.ws, ref)
         images = []
-        for plot_name in list(report.plots)[:6]:
+        for plot_name in list(report.plots if report is not None else ())[:6]:
             try:
-                images.append(
-                    w.VBox(
-                        [
-                            w.Image(value=report.plot_png(plot_name), format="png", layout=w.Layout(width="320px")),
-                            w.Label(plot_name),
-                        ]
-                    )
-                )
+                png = report.plot_png(plot_name)  # type: ignore[union-attr]
             except (ValueError, KeyError):
                 continue
-        self.eval_plots.children = images
+            images.append(
+                w.VBox(
+                    [
+                        w.HTML(f"<b>{escape(humanize(plot_name))}</b>"),
+                        w.Image(value=png, format="png", layout=w.Layout(width="320px")),
+                    ]
+                )
+            )
+        self.eval_plots.children = images or [w.HTML(note("no evaluation plots recorded", "none"))]
 
-    def _show_lineage(self, ref: str, run_id: str) -> None:
-        graph = None
-        for node_type in ("model_version", "model"):
-            candidate = self.ws.lineage(node_type, ref)
-            if candidate.edges:
-                graph = candidate
-                break
-        if graph is None:
-            graph = self.ws.lineage("run", run_id)
-            root = f"run:{run_id}"
-        else:
+    def _show_history(self, ref: str) -> None:
+        name = ref.rpartition("@")[0]
+        moves = queries.alias_history(self.ws, name).moves
+        history = [
+            [
+                iso_time(m.ts),
+                m.alias,
+                "-" if m.from_version is None else m.from_version,
+                "-" if m.to_version is None else m.to_version,
+                m.actor,
+                m.approved_by or "-",
+            ]
+            for m in moves
+        ]
+        current = {m.alias: m.to_version for m in moves}
+        now = ", ".join(f"{a} \u2192 {v}" for a, v in sorted(current.items()) if v is not None) or "no alias set"
+        self.history.value = section(f"Aliases of {name} now", f"<div>{escape(now)}</div>") + section(
+            "Every alias move (oldest first)", html_table(["time", "alias", "from", "to", "by", "approved by"], history)
+        )
+
+    def _show_lineage(self, ref: str) -> None:
+        graph = self.ws.lineage("model_version", ref)
+        root = graph.root
+        if not graph.edges and self.evidence is not None:
+            graph = self.ws.lineage("run", self.evidence.version.run_id)
             root = graph.root
+        labels = {s.node: s.label for s in (self.evidence.story.steps if self.evidence is not None else ()) if s.node}
         edges = [(f"{e.src_type}:{e.src_id}", f"{e.dst_type}:{e.dst_id}", e.relation) for e in graph.edges]
-        layout = layout_lineage(graph.nodes, edges, root=root)
+        layout = layout_lineage(graph.nodes, edges, root=root, labels=labels)
         layout["empty_text"] = f"no lineage recorded for {ref}"
         self.lineage.graph = layout
         self.lineage_table.value = section(
             "Edges",
             html_table(
-                ["from", "relation", "to", "by", "time (UTC)"],
-                [[f"{e.src_type}:{e.src_id}", e.relation, f"{e.dst_type}:{e.dst_id}", e.actor, e.ts[:19]] for e in graph.edges],
+                ["from", "relation", "to", "by", "time"],
+                [
+                    [
+                        labels.get(f"{e.src_type}:{e.src_id}", f"{e.src_type}:{e.src_id}"),
+                        e.relation,
+                        labels.get(f"{e.dst_type}:{e.dst_id}", f"{e.dst_type}:{e.dst_id}"),
+                        e.actor,
+                        iso_time(e.ts),
+                    ]
+                    for e in graph.edges
+                ],
             ),
         )
 
 
-def evaluation_view(report: Any) -> tuple[str, list[Chart]]:
-    """Metrics with intervals, thresholds and per-group fairness tables, plus one chart per feature."""
-    metric_rows = [[k, m.get("value"), m.get("ci_low"), m.get("ci_high")] for k, m in report.metrics.items()]
-    verdict = {True: badge("\u2713 thresholds passed", "good"), False: badge("\u2717 thresholds failed", "bad")}.get(
-        report.passed, badge("no thresholds", "none")
+def _num(v: Any) -> str:
+    return "" if not isinstance(v, (int, float)) or isinstance(v, bool) else number(float(v), 4)
+
+
+def evidence_html(ev: ReviewEvidence) -> tuple[str, str, str]:
+    """The card summary, the metrics (interval, direction, threshold, pass/fail) and the data, as HTML."""
+    card = (
+        kv_table([(line.title, line.text) for line in ev.card])
+        if ev.card
+        else note(f"no model card yet: mlops.build_card({ev.ref!r})", "warn")
     )
-    parts = [
-        f"<div>{verdict} <span class='mlops-muted'>{escape(report.task)} \u00b7 {escape(report.n_rows)} rows \u00b7 "
-        f"evaluation {escape(report.eval_id[:12])} by {escape(report.actor)} at {escape(report.created[:19])}</span></div>",
-        section("Metrics (95% bootstrap interval)", html_table(["metric", "value", "low", "high"], metric_rows)),
-    ]
-    if report.thresholds:
-        parts.append(
-            section(
-                "Thresholds",
-                html_table(
-                    ["check", "op", "limit", "value", "passed"],
-                    [[t["name"], t["op"], t["limit"], t["value"], t["passed"]] for t in report.thresholds],
-                ),
-            )
+    card_html = section(f"Model card (version {ev.card_version})" if ev.card_version else "Model card", card)
+    if ev.evaluation is None:
+        metrics_html = section(
+            "Evaluation", note(f"no evaluation of {ev.ref} yet: mlops.evaluate(model, X, y, sensitive_features=...)", "warn")
         )
-    charts: list[Chart] = []
-    fairness = report.fairness or {}
-    if not fairness:
-        parts.append(note("no sensitive features were given: no fairness results", "warn"))
-    worst = fairness.get("worst") or {}
-    if worst:
-        parts.append(
-            section(
-                "Worst disparities",
-                html_table(["disparity", "value", "feature"], [[k, v.get("value"), v.get("feature")] for k, v in worst.items()]),
+    else:
+        e = ev.evaluation
+        verdicts: dict[bool | None, str] = {
+            True: badge("\u2713 thresholds passed", "good"),
+            False: badge("\u2717 thresholds failed", "bad"),
+        }
+        verdict = verdicts.get(e.get("passed"), badge("no thresholds set", "none"))
+        rows = []
+        for m in ev.metrics:
+            interval = f"{_num(m.ci_low)}\u2013{_num(m.ci_high)}" if m.ci_low is not None and m.ci_high is not None else ""
+            result = ("\u2713 pass" if m.passed else "\u2717 fail" if m.passed is False else "") if m.threshold else ""
+            rows.append(
+                [humanize(m.name), _num(m.value), interval, "lower" if m.lower_is_better else "higher", m.threshold or "", result]
             )
+        confidence = round(float(e.get("confidence") or 0.95) * 100)
+        metrics_html = section(
+            f"Metrics ({confidence}% bootstrap interval)",
+            f"<div>{verdict} <span class='mlops-muted'>{escape(e.get('n_rows'))} rows \u00b7 by {escape(e.get('actor'))} \u00b7 "
+            f"{escape(iso_time(e.get('created')))}</span></div>"
+            + html_table(["metric", "value", "interval", "better", "threshold", "result"], rows, digits=4)
+            + "".join(note(x, "warn") for x in e.get("warnings") or ()),
         )
-    for key, res in (fairness.get("by_feature") or {}).items():
-        groups = res.get("groups") or []
-        cols = [c for c in (groups[0].keys() if groups else []) if c not in ("group", "label", "small")]
-        rows = [
-            [str(g.get("label", g.get("group"))) + (" (small group)" if g.get("small") else ""), *[g.get(c) for c in cols]]
-            for g in groups
+    data_rows = [
+        [
+            d.spec,
+            d.n_rows,
+            ", ".join(d.sensitive) or "none",
+            d.quality if d.quality_checks is None else f"{d.quality} ({d.quality_failed} of {d.quality_checks} checks failed)",
+            iso_time(d.checked) if d.checked else "",
         ]
-        disp = res.get("disparities") or {}
+        for d in ev.data
+    ]
+    data_html = section(
+        "Trained on",
+        html_table(["data version", "rows", "sensitive columns", "quality", "checked"], data_rows)
+        if data_rows
+        else note("no data version was recorded as read by the training run", "warn"),
+    )
+    return card_html, metrics_html, data_html
+
+
+def fairness_view(ev: ReviewEvidence) -> tuple[str, list[Chart]]:
+    """Per-group fairness tables (with disparities) and one bar chart per single feature."""
+    if ev.evaluation is None:
+        return section("Fairness", note("no evaluation yet", "warn")), []
+    if not ev.fairness:
+        return section("Fairness", note("no sensitive features were given: no fairness results", "warn")), []
+    parts = []
+    charts: list[Chart] = []
+    for f in ev.fairness:
+        # the rates a reviewer compares across groups; every metric is in the whole card
+        cols = [c for c in GROUP_METRICS if c in f.metrics and c != "count"][:5]
+        rows = [
+            [g["group"] + (" (small group)" if g.get("small") else ""), g.get("n"), *[g.get(c) for c in cols]] for g in f.groups
+        ]
+        disp = kv_table([(humanize(k), v) for k, v in f.disparities.items()], digits=4)
         parts.append(
-            section(f"Fairness by {key}", kv_table([(k, v) for k, v in disp.items()]) + html_table(["group", *cols], rows))
+            section(
+                f"Fairness by {f.feature}",
+                disp
+                + html_table(["group", "n", *[humanize(c) for c in cols]], rows, digits=4)
+                + "".join(note(x, "warn") for x in f.warnings),
+            )
         )
-        if " x " not in key and groups:
-            shown = [c for c in GROUP_METRICS if c in cols and c != "count"][:3]
+        if " x " not in f.feature and f.groups:
+            shown = [c for c in GROUP_METRICS if c in cols][:3]
             if shown:
-                labels = [str(g.get("label", g.get("group"))) for g in groups]
                 charts.append(
                     Chart(
                         spec=bar_chart(
-                            f"per group: {key}", labels, {c: [g.get(c) for g in groups] for c in shown}, width=420, height=250
+                            f"Group rates by {f.feature}",
+                            [g["group"] for g in f.groups],
+                            {humanize(c): [g.get(c) for g in f.groups] for c in shown},
+                            width=400,
+                            height=250,
                         )
                     )
                 )
-    for warning in report.warnings:
-        parts.append(note(warning, "warn"))
     return "".join(parts), charts

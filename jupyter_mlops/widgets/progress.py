@@ -98,7 +98,14 @@ class RunProgress(w.VBox):  # type: ignore[misc]
         for label, st in self.events.stages().items():
             running = st.get("outcome") == "RUNNING"
             secs = now - float(st.get("started") or 0.0) if running else float(st.get("seconds") or 0.0)
-            out[label] = {"outcome": st.get("outcome", ""), "seconds": round(max(secs, 0.0), 1), "message": st.get("message", "")}
+            out[label] = {
+                "outcome": st.get("outcome", ""),
+                "seconds": round(max(secs, 0.0), 1),
+                "message": st.get("message", ""),
+                "cell_index": st.get("cell_index"),
+                "error": st.get("error"),
+                "output_notebook": st.get("output_notebook"),
+            }
         return out
 
     def refresh(self) -> None:
@@ -117,7 +124,7 @@ class RunProgress(w.VBox):  # type: ignore[misc]
                 self.current.value = f"<span class='mlops-muted'>elapsed {elapsed:.1f}s</span>"
             body = "".join(
                 f"<tr><td>{escape(label)}</td><td>{badge(r['outcome'], _TONE.get(str(r['outcome']), 'none'))}</td>"
-                f"<td class='num'>{r['seconds']:.1f}s</td><td>{escape(r['message'])}</td></tr>"
+                f"<td class='num'>{r['seconds']:.1f}s</td><td>{_stage_message(r)}</td></tr>"
                 for label, r in rows.items()
             )
             self.table.value = (
@@ -134,6 +141,23 @@ class RunProgress(w.VBox):  # type: ignore[misc]
             except Exception:  # noqa: S110 - the display may be gone; the run goes on
                 pass
         self._ticker = None
+
+
+def _stage_message(r: dict[str, Any]) -> str:
+    """What a stage's row says: for a failure, the cell, the error and a link to the executed notebook."""
+    if r.get("outcome") not in ("FAILED", "KILLED", "TIMED_OUT", "EXITED_EARLY") or not (
+        r.get("error") or r.get("output_notebook")
+    ):
+        return escape(r.get("message", ""))
+    parts = []
+    if r.get("cell_index") is not None:
+        parts.append(f"<b>cell {escape(r['cell_index'])}</b>")
+    parts.append(escape(r.get("error") or r.get("message", "")))
+    html = ": ".join(parts)
+    if r.get("output_notebook"):
+        path = str(r["output_notebook"])
+        html += f" &middot; <a href='{escape(path)}' target='_blank' rel='noopener'>output notebook {escape(path)}</a>"
+    return html
 
 
 def show_progress(*, tick: float = 1.0) -> RunProgress:

@@ -27,7 +27,7 @@ function render({ model, el }) {
     if (typeof v === "number") {
       if (!isFinite(v)) return String(v);
       if (Number.isInteger(v)) return String(v);
-      return Math.abs(v) >= 1e5 || Math.abs(v) < 1e-3 ? v.toExponential(3) : String(Number(v.toPrecision(4)));
+      return Math.abs(v) >= 1e7 || Math.abs(v) < 1e-4 ? v.toExponential(4) : String(Number(v.toPrecision(6)));
     }
     return String(v);
   }
@@ -64,8 +64,9 @@ function render({ model, el }) {
         th.title = "sort by " + col.label;
         if (sort === col.sort_key + " DESC") label += " \u25BC";
         else if (sort === col.sort_key + " ASC") label += " \u25B2";
+        const first = col.first === "ASC" ? "ASC" : "DESC", other = first === "ASC" ? "DESC" : "ASC";
         th.addEventListener("click", () => {
-          const next = sort === col.sort_key + " DESC" ? col.sort_key + " ASC" : col.sort_key + " DESC";
+          const next = sort === col.sort_key + " " + first ? col.sort_key + " " + other : col.sort_key + " " + first;
           model.set("sort", next);
           model.save_changes();
         });

@@ -21,16 +21,9 @@ export class ApiError extends Error {
     super(message);
   }
 
-  /** One line for the panel: the message, the field and the hint. */
+  /** One line for the panel: the message (it names the bad value) and the accepted form. */
   describe(): string {
-    const parts = [this.message];
-    if (this.field) {
-      parts.push(`(field: ${this.field})`);
-    }
-    if (this.hint) {
-      parts.push(`- ${this.hint}`);
-    }
-    return parts.join(' ');
+    return this.hint ? `${this.message} \u2014 ${this.hint}` : this.message;
   }
 }
 

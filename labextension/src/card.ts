@@ -5,7 +5,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import { ApiError, requestAPI, seg } from './api';
-import { facts, h, table, text } from './dom';
+import { facts, h, stamp, table, text } from './dom';
 
 export class CardView extends Widget {
   constructor(settings: ServerConnection.ISettings, readonly spec: string) {
@@ -27,7 +27,7 @@ export class CardView extends Widget {
         facts([
           ['card version', card.card_version],
           ['author', card.author],
-          ['written', card.ts],
+          ['written', stamp(card.ts)],
           ['sha256', card.sha256]
         ])
       );

@@ -18,10 +18,12 @@ import { listIcon } from '@jupyterlab/ui-components';
 import { ApiError, postAPI } from './api';
 import { CardView } from './card';
 import { MlopsPanel } from './panel';
+import { ReviewView } from './review';
 
 export const COMMANDS = {
   runNotebook: 'jupyter-mlops:run-notebook',
   openCard: 'jupyter-mlops:open-card',
+  openReview: 'jupyter-mlops:open-review',
   verifyAudit: 'jupyter-mlops:verify-audit'
 };
 
@@ -48,7 +50,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.shell.add(widget, 'main');
       app.shell.activateById(widget.id);
     };
-    const panel = new MlopsPanel(settings, openCard);
+    const openReview = (spec: string) => {
+      const content = new ReviewView(settings, spec, () => void panel.refresh());
+      const existing = Array.from(app.shell.widgets('main')).find(w => w.id === content.id);
+      if (existing) {
+        content.dispose();
+        app.shell.activateById(existing.id);
+        return;
+      }
+      const widget = new MainAreaWidget({ content });
+      widget.id = content.id;
+      widget.title.label = `Review ${spec}`;
+      widget.title.closable = true;
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+    };
+    const panel = new MlopsPanel(settings, openReview, openCard);
     panel.title.icon = listIcon;
     app.shell.add(panel, 'left', { rank: 900 });
 
@@ -74,8 +91,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const id = Notification.emit(`Running ${path} as a tracked stage...`, 'in-progress', { autoClose: false });
         try {
           const result = await postAPI<any>(settings, 'pipelines/run-notebook', { path });
-          const outcome = String(result?.outcome ?? result?.status ?? 'done');
-          Notification.update({ id, message: `${path}: ${outcome} (run ${String(result?.run_id ?? '')})`, type: outcome === 'SUCCEEDED' ? 'success' : 'warning', autoClose: 8000 });
+          const outcome = String(result?.outcome ?? 'done');
+          const output = typeof result?.output_notebook === 'string' ? result.output_notebook : null;
+          const open = output
+            ? [{ label: 'Open output notebook', caption: output, callback: () => void app.commands.execute('docmanager:open', { path: output }) }]
+            : [];
+          if (outcome === 'SUCCEEDED' || outcome === 'CACHED') {
+            Notification.update({ id, message: `${path}: ${outcome} (run ${String(result?.run_id ?? '')})`, type: 'success', autoClose: 8000, actions: open });
+          } else {
+            // Which cell failed, with which error, and the executed notebook to look at.
+            const cell = typeof result?.cell_index === 'number' ? `cell ${result.cell_index + 1}` : 'a cell';
+            const error = result?.ename ? `${result.ename}: ${result.evalue ?? ''}` : String(result?.message ?? outcome);
+            Notification.update({ id, message: `${path}: ${outcome} in ${cell}: ${error}`.slice(0, 500), type: 'error', autoClose: false, actions: open });
+          }
           await panel.refresh();
           return result;
         } catch (err) {
@@ -84,19 +112,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    app.commands.addCommand(COMMANDS.openCard, {
-      label: "MLOps: Open a model's card",
-      execute: async args => {
-        let spec = typeof args?.spec === 'string' ? args.spec : '';
-        if (!spec) {
-          const answer = await InputDialog.getText({ title: 'Model version (NAME@VERSION)', placeholder: 'credit-model@1' });
-          spec = answer.button.accept ? (answer.value ?? '').trim() : '';
+    // Open a page of one model version: the spec from the command's args, else asked for.
+    const specCommand = (id: string, label: string, title: string, open: (spec: string) => void) =>
+      app.commands.addCommand(id, {
+        label,
+        execute: async args => {
+          let spec = typeof args?.spec === 'string' ? args.spec : '';
+          if (!spec) {
+            const answer = await InputDialog.getText({ title, placeholder: 'credit-model@1' });
+            spec = answer.button.accept ? (answer.value ?? '').trim() : '';
+          }
+          if (spec) {
+            open(spec);
+          }
         }
-        if (spec) {
-          openCard(spec);
-        }
-      }
-    });
+      });
+    specCommand(COMMANDS.openCard, "MLOps: Open a model's card", 'Model version (NAME@VERSION)', openCard);
+    specCommand(COMMANDS.openReview, 'MLOps: Review a model version', 'Model version to review (NAME@VERSION)', openReview);
 
     app.commands.addCommand(COMMANDS.verifyAudit, {
       label: 'MLOps: Verify the audit chain',

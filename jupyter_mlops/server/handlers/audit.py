@@ -1,4 +1,4 @@
-"""``/lineage``, ``/audit/events`` and ``/audit/verify``: the lineage graph and the audit chain's queries."""
+"""``/lineage``, ``/lineage/story/{spec}``, ``/audit/events`` and ``/audit/verify``: lineage and audit queries."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 
 from ...audit import queries as audit
+from ...core.paths import parse_version_spec
 from ...errors import InvalidInput
 from ...lineage import queries as lineage
 from ..base import MlopsHandler
-from ..routes import OFFSET, TEXT, Param, Route
+from ..routes import OFFSET, SPEC, TEXT, Param, Route
 
 if TYPE_CHECKING:
     from ...workspace import Workspace
@@ -36,20 +37,28 @@ class LineageHandler(MlopsHandler):
         await self.respond(graph)
 
 
+class LineageStoryHandler(MlopsHandler):
+    auth_resource = "jupyter_mlops:lineage"
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, spec: str) -> None:
+        await self.respond(lambda ws: lineage.story(ws, str(parse_version_spec(spec, kind="spec"))))
+
+
 class AuditEventsHandler(MlopsHandler):
     auth_resource = "jupyter_mlops:audit"
 
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        stamp = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.+\-Z]{0,30})?"
         filters = {
             "actor": self.query("actor"),
             "action": self.query("action", pattern=r"[A-Za-z0-9_.\-]{1,120}\*?"),
             "object_type": self.query("object_type", pattern=r"[A-Za-z0-9_]{1,64}"),
             "object_id": self.query("object_id", max_len=512),
-            "since": self.query("since", pattern=stamp),
-            "until": self.query("until", pattern=stamp),
+            "since": self.query("since", max_len=64),  # read by audit.queries.parse_time (one line naming the accepted forms)
+            "until": self.query("until", max_len=64),
             "limit": self.query_int("limit", 100, low=1, high=1000),
             "offset": self.query_int("offset", 0, low=0, high=1_000_000),
         }
@@ -76,6 +85,14 @@ ROUTES: tuple[Route, ...] = (
             Param("type", schema={"type": "string", "pattern": "^[a-z_]{1,32}$"}, required=True),
             Param("id", schema={"type": "string", "maxLength": 512}, required=True),
         ),
+        tag="audit",
+    ),
+    Route(
+        "lineage/story/{spec}",
+        LineageStoryHandler,
+        {"GET": "jupyter_mlops:lineage:read"},
+        "A model version's lineage as a short story: cell, data, run, model, evaluation, card, reviews, aliases",
+        (Param("spec", "path", SPEC, True, "NAME@VERSION or NAME@ALIAS"),),
         tag="audit",
     ),
     Route(

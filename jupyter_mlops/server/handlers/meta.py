@@ -35,6 +35,7 @@ class StatusHandler(MlopsHandler):
                 "status": "ok",
                 "version": __version__,
                 "user": ws.actor,
+                "identity_source": ws.identity_source,
                 "workspace": ws.settings.root.name,
                 "reviewer": "reviewer" in ws.roles_of(),
                 "services": available,

@@ -1,4 +1,9 @@
-"""``/models``, ``/models/{name}/versions[/{version}]`` and ``/cards/{spec}``: registry reads and model cards."""
+"""``/models``, ``/models/{name}/versions[/{version}[/review]]`` and ``/cards/{spec}``: registry reads and model cards.
+
+``.../review`` is the review page's one read: :func:`jupyter_mlops.registry.queries.review_evidence`
+for the acting user (card summary, metrics, fairness, data and quality, lineage story, history,
+and why this user may not decide, if so).
+"""
 
 from __future__ import annotations
 
@@ -53,6 +58,19 @@ class ModelVersionHandler(MlopsHandler):
         await self.respond(detail)
 
 
+class ReviewEvidenceHandler(MlopsHandler):
+    auth_resource = "jupyter_mlops:models"
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str, version: str) -> None:
+        def evidence(ws: Workspace) -> Any:
+            spec = f"{validate_name(name, kind='name')}@{version_number(version)}"
+            return queries.review_evidence(ws, spec, roles=ws.roles_of())
+
+        await self.respond(evidence)
+
+
 class CardHandler(MlopsHandler):
     auth_resource = "jupyter_mlops:cards"
 
@@ -77,6 +95,14 @@ ROUTES: tuple[Route, ...] = (
         ModelVersionHandler,
         {"GET": "jupyter_mlops:models:read"},
         "One model version with its review state",
+        (Param("name", "path", NAME, True), Param("version", "path", VERSION, True)),
+        tag="models",
+    ),
+    Route(
+        "models/{name}/versions/{version}/review",
+        ReviewEvidenceHandler,
+        {"GET": "jupyter_mlops:models:read"},
+        "The review page of a model version: card summary, metrics, fairness, data, lineage story, history, blockers",
         (Param("name", "path", NAME, True), Param("version", "path", VERSION, True)),
         tag="models",
     ),

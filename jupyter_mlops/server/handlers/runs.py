@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
+from ...core.direction import lower_is_better
 from ...errors import InvalidInput
 from ...tracking import queries
 from ...tracking.filters import run_filter
@@ -59,11 +60,16 @@ class RunsHandler(MlopsHandler):
         experiment = self.query("experiment")
         limit = self.query_int("limit", 50, low=1, high=500)
         token = self.query("page_token", pattern=r"[A-Za-z0-9+/=_\-]{1,512}")
-        await self.respond(
-            lambda ws: queries.search_runs(
+
+        def page(ws: Workspace) -> dict[str, Any]:
+            found = queries.search_runs(
                 ws, flt, experiment=experiment, order_by=f"{sort} {order}", page_size=limit, page_token=token
             )
-        )
+            keys = {k for r in found.runs for k in r.metrics}
+            # which way each metric is better, so a client sorts it best first (losses ascending)
+            return {**found.to_dict(), "lower_is_better": {k: lower_is_better(k) for k in sorted(keys)}}
+
+        await self.respond(page)
 
 
 class RunHandler(MlopsHandler):
