@@ -22,7 +22,6 @@ import importlib
 import logging
 import os
 import shutil
-import stat
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -210,9 +209,15 @@ class Workspace:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction; the metadata rows and audit events written in it commit together."""
+        from .audit import checkpoints
+
         self._ensure_schema()
         with self.db.write() as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                signed = checkpoints.take(conn)
+        checkpoints.publish(signed, self.settings)  # only once committed: the checkpoints it signed, to the files
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -225,9 +230,12 @@ class Workspace:
         self, conn: Connection, action: str, object_type: str, object_id: str, payload: dict[str, Any] | None = None
     ) -> AuditEvent:
         """Append an audit event inside ``conn``'s transaction, as :attr:`actor`."""
+        from .audit import checkpoints
         from .audit.chain import append
 
-        return append(conn, actor=self.actor, action=action, object_type=object_type, object_id=object_id, payload=payload)
+        event = append(conn, actor=self.actor, action=action, object_type=object_type, object_id=object_id, payload=payload)
+        checkpoints.on_event(conn, self.settings, event)  # signed in this transaction when the event asks for it
+        return event
 
     def link(
         self, conn: Connection, src: tuple[str, str], relation: str, dst: tuple[str, str], payload: dict[str, Any] | None = None
@@ -444,32 +452,21 @@ def init(path: str | Path = ".", *, user: str | None = None) -> Workspace:
         (home / CONFIG_FILE).write_text(CONFIG_TEMPLATE.format(workspace_id=uuid.uuid4().hex, created=created), encoding="utf-8")
         for sub in ("artifacts", "objects"):
             (home / sub).mkdir(mode=0o700)
-        _create_signing_key(home / "keys")
+        (home / "keys").mkdir(mode=0o700)
         (home / ".gitignore").write_text("*\n!config.toml\n!.gitignore\n", encoding="utf-8")
         ws = Workspace(resolve_settings(root, user=user))
+        from .audit.checkpoints import create_key, origin
         from .tracking.mlflow_backend import create_local_store
+
+        signer = create_key(home / "keys", origin(ws.settings))
 
         if ws.settings.tracking_uri.startswith("sqlite:"):
             create_local_store(ws.settings.tracking_uri, ws.settings.artifact_location)
         ws._ensure_schema()
         with ws.transaction() as conn:
-            ws.record(conn, "workspace.init", "workspace", ws.settings.workspace_id, {"root_name": root.name})
+            payload = {"root_name": root.name, "audit_key": signer.vkey}  # the chain commits to its first key
+            ws.record(conn, "workspace.init", "workspace", ws.settings.workspace_id, payload)
         return ws
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)
         raise
-
-
-def _create_signing_key(keys: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    keys.mkdir(mode=0o700)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    path = keys / "audit_ed25519.pem"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    (keys / "audit_ed25519.pub").write_bytes(pub)

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from .chain import list_events, verify_chain
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from ..core.context import Context
     from ..core.entities import AuditEvent, AuditVerification
 
@@ -63,6 +65,36 @@ def events(
 
 
 def verify(ctx: Context) -> AuditVerification:
-    """Recompute the whole chain; the result names the first bad event, if any."""
+    """Recompute the whole chain against every signed checkpoint; the result names the first problem.
+
+    Fails when an event was changed, deleted, inserted or reordered; when the chain is shorter
+    than, or disagrees with, a checkpoint in the database, ``.mlops/audit/checkpoints.log`` or the
+    witness folder; when a checkpoint's signature is bad or by an unknown key; when an approval,
+    promotion or other checkpointed action has no checkpoint of its own; and when the log is
+    empty while the workspace holds records.
+    """
+    from ..core.entities import AuditVerification
+    from .checkpoints import live_checkpoints
+
     with ctx.read() as conn:
-        return verify_chain(conn)
+        sizes, problem = live_checkpoints(conn, ctx.settings)
+        if problem is not None:
+            return AuditVerification(False, 0, None, problem)
+        result = verify_chain(conn, sizes)
+        if result.ok and not result.checked:
+            held = _records_without_events(conn)
+            if held:
+                return AuditVerification(False, 0, 1, f"the audit log is empty but the workspace holds records ({held})")
+        return result
+
+
+def _records_without_events(conn: Connection) -> str | None:
+    """The first metadata table (other than the audit chain's) that holds a row, if any."""
+    import sqlalchemy as sa
+
+    for name in sorted(sa.inspect(conn).get_table_names()):
+        if name.startswith("audit_") or name == "schema_versions":
+            continue
+        if conn.execute(sa.select(sa.literal(1)).select_from(sa.table(name)).limit(1)).first() is not None:
+            return name
+    return None
