@@ -24,7 +24,17 @@ from ..errors import InvalidInput
 from ..store.metadata import SchemaComponent, add_columns, create_tables
 from . import verifier
 
-__all__ = ["GENESIS_HASH", "SCHEMA", "append", "event_hash", "event_rows", "iter_events", "list_events", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "SCHEMA",
+    "append",
+    "event_hash",
+    "event_rows",
+    "iter_events",
+    "list_events",
+    "to_event",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -122,7 +132,7 @@ def append(
     return AuditEvent(seq, ts, actor, action, object_type, object_id, payload or {}, prev, digest)
 
 
-def _to_event(row: Any) -> AuditEvent:
+def to_event(row: Any) -> AuditEvent:
     try:
         payload = json.loads(row.payload)
     except ValueError:
@@ -130,22 +140,23 @@ def _to_event(row: Any) -> AuditEvent:
     return AuditEvent(row.seq, row.ts, row.actor, row.action, row.object_type, row.object_id, payload, row.prev_hash, row.hash)
 
 
-def iter_events(conn: Connection, *, batch: int = 5000) -> Iterator[Any]:
-    """Every stored row in sequence order, in batches (raw rows, for verification)."""
-    last = 0
+def iter_events(conn: Connection, *, batch: int = 5000, start: int = 1, stop: int | None = None) -> Iterator[Any]:
+    """Stored rows in sequence order from ``start`` to ``stop`` (inclusive), in batches (raw rows)."""
+    last = start - 1
     while True:
-        rows = conn.execute(
-            sa.select(audit_events).where(audit_events.c.seq > last).order_by(audit_events.c.seq).limit(batch)
-        ).all()
+        q = sa.select(audit_events).where(audit_events.c.seq > last)
+        if stop is not None:
+            q = q.where(audit_events.c.seq <= stop)
+        rows = conn.execute(q.order_by(audit_events.c.seq).limit(batch)).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].seq
 
 
-def event_rows(conn: Connection) -> Iterator[dict[str, Any]]:
-    """Every stored event as the plain dict the verifier (and an export) uses, in sequence order."""
-    for row in iter_events(conn):
+def event_rows(conn: Connection, *, start: int = 1, stop: int | None = None) -> Iterator[dict[str, Any]]:
+    """Stored events as the plain dicts the verifier (and an export) uses, in sequence order."""
+    for row in iter_events(conn, start=start, stop=stop):
         yield {c: getattr(row, c) for c in EXPORT_FIELDS}
 
 
@@ -197,4 +208,4 @@ def list_events(
         q = q.where(audit_events.c.ts <= until)
     order = audit_events.c.seq.desc() if newest_first else audit_events.c.seq.asc()
     q = q.order_by(order).limit(max(1, min(int(limit), 10_000))).offset(max(0, int(offset)))
-    return [_to_event(r) for r in conn.execute(q)]
+    return [to_event(r) for r in conn.execute(q)]

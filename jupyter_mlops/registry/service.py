@@ -26,6 +26,7 @@ from ..errors import IntegrityError, InvalidInput, MlopsError
 from . import queries
 from . import review as _review
 from .entities import AliasCheck, AliasHistory, AliasMove, ModelTable, ModelVersion, Review
+from .provenance import recorded_artifacts
 from .schema import model_versions
 
 if TYPE_CHECKING:
@@ -302,13 +303,18 @@ class ModelRegistry:
 
     # -- loading --------------------------------------------------------------------------------
     def load_model(self, spec: str) -> Any:
-        """Load a version after re-hashing every artifact file; refuse changed bytes.
+        """Load a version after re-hashing every artifact file against its signed ``model.log`` event.
+
+        The hashes come from the audit-chained event (proven against its signed checkpoint), not
+        from the mutable registry row (:mod:`jupyter_mlops.registry.provenance`).
 
         Raises
         ------
         IntegrityError
             A file changed, appeared or disappeared since logging (the message names it), the
-            registry record was altered, or MLflow's alias points at another version.
+            registry record or its audit event was altered, or MLflow's alias points at another version.
+        PermissionDenied
+            A pickle-family model while ``[models] allow_pickle`` is not true.
         """
         from ..tracking import models as mlf
 
@@ -329,8 +335,9 @@ class ModelRegistry:
                     hint="the alias was moved outside jupyter-mlops; move it back with "
                     f"`jupyter-mlops model promote {mv.ref} --alias {vs.alias}`",
                 )
-        with mlf.fetch_verified(self.ctx.tracking, mv.artifact_uri, mv.manifest, ref=mv.ref) as folder:
-            model = mlf.load_verified(folder, serialization=mv.serialization, trusted_types=mv.trusted_types, ref=mv.ref)
+        manifest, serialization, trusted = recorded_artifacts(self.ctx, mv)  # the signed chain's record, not the row
+        with mlf.fetch_verified(self.ctx.tracking, mv.artifact_uri, manifest, ref=mv.ref) as folder:
+            model = mlf.load_verified(folder, serialization=serialization, trusted_types=trusted, ref=mv.ref)
         _remember(self.ctx, model, mv.ref, mlf.model_sha256(model))  # evaluate(model) then knows its version
         return model
 
