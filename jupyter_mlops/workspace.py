@@ -68,14 +68,6 @@ SCHEMA_MODULES = (
     "jupyter_mlops.serving.schema",
 )
 
-#: Who may do what when ``[access] mode = "enforce"``: permission -> roles (``owner`` = the creator).
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "data.read_sensitive": frozenset({"owner", "data_steward", "admin"}),
-    "model.approve": frozenset({"reviewer"}),
-    "model.promote": frozenset({"owner", "reviewer", "admin"}),
-    "audit.export": frozenset({"auditor", "admin"}),
-}
-
 
 class Workspace:
     """One project's settings, metadata database, object store, tracking back-end and identity.
@@ -170,6 +162,10 @@ class Workspace:
 
     def _reap_quietly(self) -> None:
         """Reap on open; a problem here (an unreachable tracking server ...) must not stop the open."""
+        from .governance import access
+
+        if access.enforced(self.settings.extra) and not access.allowed(self.roles_of(), "read"):
+            return  # an identity with no role changes nothing, not even by opening
         try:
             self.reap()
         except MlopsError as err:
@@ -212,16 +208,23 @@ class Workspace:
         from .audit import checkpoints
 
         self._ensure_schema()
-        with self.db.write() as conn:
-            try:
-                yield conn
-            finally:
-                signed = checkpoints.take(conn)
+        try:
+            with self.db.write() as conn:
+                try:
+                    yield conn
+                finally:
+                    signed = checkpoints.take(conn)
+        except PermissionDenied as err:
+            refused = getattr(err, "refused", None)
+            if refused is not None:  # the refused write rolled back; its refusal is recorded on its own
+                self._audit_refusal(refused[0], refused[1], self.roles_of())
+            raise
         checkpoints.publish(signed, self.settings)  # only once committed: the checkpoints it signed, to the files
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read connection of the metadata database, its schema current."""
+        """A read connection of the metadata database, its schema current (``read`` is role-gated when enforced)."""
+        self.authorize("read", "workspace")
         self._ensure_schema()
         with self.db.read() as conn:
             yield conn
@@ -233,9 +236,23 @@ class Workspace:
         from .audit import checkpoints
         from .audit.chain import append
 
+        self._check_action(action, f"{object_type}:{object_id}")
         event = append(conn, actor=self.actor, action=action, object_type=object_type, object_id=object_id, payload=payload)
         checkpoints.on_event(conn, self.settings, event)  # signed in this transaction when the event asks for it
         return event
+
+    def _check_action(self, action: str, resource: str) -> None:
+        """Deny by default: with ``[access] mode = "enforce"`` an audited action needs a role granting it.
+
+        The refusal is raised inside the caller's transaction (so nothing of it is written) and
+        audited by :meth:`transaction` once that rolled back.
+        """
+        from .governance import access
+
+        if action != "access.denied" and access.enforced(self.settings.extra) and not access.allowed(self.roles_of(), action):
+            err = self._denied(action, resource)
+            err.refused = (action, resource)  # type: ignore[attr-defined]
+            raise err
 
     def link(
         self, conn: Connection, src: tuple[str, str], relation: str, dst: tuple[str, str], payload: dict[str, Any] | None = None
@@ -246,37 +263,42 @@ class Workspace:
         return add_edge(conn, actor=self.actor, src=src, relation=relation, dst=dst, payload=payload)
 
     def roles_of(self, user: str | None = None) -> set[str]:
-        """The roles ``user`` (default: the actor) holds under ``[roles]`` and ``[review] reviewers``."""
-        who = user or self.actor
-        roles = {name for name, members in dict(self.settings.extra.get("roles", {})).items() if who in (members or [])}
-        if who in self.settings.reviewers:
-            roles.add("reviewer")
-        return roles
+        """The roles ``user`` (default: the actor) holds (:func:`jupyter_mlops.governance.access.roles_of`)."""
+        from .governance.access import roles_of
+
+        return roles_of(self.settings.extra, self.settings.reviewers, user or self.actor)
 
     def authorize(self, permission: str, resource: str = "", *, owner: str | None = None) -> None:
         """Refuse (and audit the refusal) unless the actor may do ``permission`` on ``resource``.
 
-        With ``[access] mode = "open"`` (the default) only role-gated review actions are checked;
-        with ``mode = "enforce"`` every permission in :data:`PERMISSIONS` is.
+        With ``[access] mode = "enforce"`` every action is checked against the roles, denying by
+        default (:mod:`jupyter_mlops.governance.access`); with ``mode = "open"`` (the default)
+        only approvals are.
         """
-        allowed = PERMISSIONS.get(permission)
-        if allowed is None:
-            return
-        mode = str(dict(self.settings.extra.get("access", {})).get("mode", "open"))
-        if mode != "enforce" and permission not in ("model.approve",):
+        from .governance import access
+
+        if not access.enforced(self.settings.extra) and permission != "model.approve":
             return
         roles = self.roles_of()
-        if owner is not None and owner == self.actor:
-            roles.add("owner")
-        if roles & allowed:
+        if access.allowed(roles, permission, owner=owner is not None and owner == self.actor):
             return
-        with self.transaction() as conn:
-            self.record(conn, "access.denied", "permission", permission, {"resource": resource, "roles": sorted(roles)})
-        raise PermissionDenied(
+        self._audit_refusal(permission, resource, roles)
+        raise self._denied(permission, resource)
+
+    def _denied(self, permission: str, resource: str) -> PermissionDenied:
+        from .governance.access import ROLES
+
+        granting = sorted(role for role, patterns in ROLES.items() if any(_matches(permission, p) for p in patterns))
+        return PermissionDenied(
             f"{self.actor} may not {permission} on {resource or 'this workspace'}",
             value=self.actor,
-            hint=f"it needs one of the roles {', '.join(sorted(allowed))} (set in .mlops/config.toml)",
+            hint=f"it needs one of the roles {', '.join(granting) or '(none: no role may do this)'} "
+            "in [access.roles] of .mlops/config.toml",
         )
+
+    def _audit_refusal(self, permission: str, resource: str, roles: set[str]) -> None:
+        with self.transaction() as conn:
+            self.record(conn, "access.denied", "permission", permission, {"resource": resource, "roles": sorted(roles)})
 
     # -- audit ------------------------------------------------------------------------------
     def verify_audit(self) -> AuditVerification:
@@ -470,3 +492,9 @@ def init(path: str | Path = ".", *, user: str | None = None) -> Workspace:
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)
         raise
+
+
+def _matches(action: str, pattern: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(action, pattern)

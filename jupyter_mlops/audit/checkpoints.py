@@ -237,6 +237,7 @@ def live_checkpoints(conn: Connection, settings: SettingsView) -> tuple[dict[int
 
 def checkpoint_now(ctx: Context) -> str | None:
     """Sign a checkpoint of the current head (``jupyter-mlops audit checkpoint``); the note, or ``None`` when empty."""
+    ctx.authorize("audit.checkpoint", "audit")
     with ctx.transaction() as conn:
         head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
         if head is None:
