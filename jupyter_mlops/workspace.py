@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .cards.service import CardService
     from .data.service import DataService
     from .evaluation.service import EvaluationService
+    from .governance.compliance import ComplianceService
     from .lineage.graph import LineageGraph
     from .pipelines.service import PipelineService
     from .quality.service import QualityService
@@ -66,6 +67,7 @@ SCHEMA_MODULES = (
     "jupyter_mlops.cards.schema",
     "jupyter_mlops.pipelines.schema",
     "jupyter_mlops.serving.schema",
+    "jupyter_mlops.governance.schema",
 )
 
 
@@ -398,7 +400,12 @@ class Workspace:
         from .registry.service import ModelRegistry
 
         return ModelRegistry(
-            self, self.data, evaluation_of=self._latest_evaluation, card_of=self._latest_card, on_logged=self._attach_evaluations
+            self,
+            self.data,
+            evaluation_of=self._latest_evaluation,
+            card_of=self._latest_card,
+            on_logged=self._attach_evaluations,
+            promotion_gate=self._require_compliance,
         )
 
     # The registry is built before the capabilities above it, so it reaches them through these, late.
@@ -407,6 +414,11 @@ class Workspace:
 
     def _latest_card(self, ref: str) -> Any:
         return self.cards.latest_for(ref)
+
+    def _require_compliance(self, ref: str, action: str) -> None:
+        from .governance.gate import require_passing_report
+
+        require_passing_report(self, ref, action=action)
 
     def _attach_evaluations(self, ref: str, model_sha256: str, run_id: str | None) -> list[str]:
         return self.evaluation.attach(ref, model_sha256, run_id)
@@ -424,6 +436,15 @@ class Workspace:
         from .cards.service import CardService
 
         return CardService(self, data=self.data, quality=self.quality, evaluation=self.evaluation, models=self.models)
+
+    @cached_property
+    def compliance(self) -> ComplianceService:
+        """Compliance checks against a written policy (:class:`~jupyter_mlops.governance.compliance.ComplianceService`)."""
+        from .governance.compliance import ComplianceService
+
+        return ComplianceService(
+            self, models=self.models, evaluation=self.evaluation, cards=self.cards, data=self.data, quality=self.quality
+        )
 
     @cached_property
     def pipelines(self) -> PipelineService:

@@ -55,6 +55,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "model.review_request",
         "card.*",
         "compliance.check",
+        "compliance.impact_level",
     ),
     "reviewer": ("read", "model.approve", "model.reject", "model.promote", "compliance.check", "serving.*"),
     "data_steward": ("read", "data.*", "data.read_sensitive", "compliance.check"),

@@ -204,7 +204,7 @@ def decide(ctx: Context, spec: str, comment: str, *, approve: bool) -> Review:
     return _write_review(ctx, row, verb, "pending", "approved" if approve else "rejected", text, {})
 
 
-def promote(ctx: Context, spec: str, alias: str | None) -> AliasMove:
+def promote(ctx: Context, spec: str, alias: str | None, *, gate: Callable[[str, str], object] | None = None) -> AliasMove:
     """Move ``alias`` to ``spec``; the serving alias only to an approved version."""
     from ..tracking import models as mlf
 
@@ -232,6 +232,8 @@ def promote(ctx: Context, spec: str, alias: str | None) -> AliasMove:
         )
     if current == row.version:
         raise Conflict(f"{row.name}@{alias} already points at version {row.version}", value=ref)
+    if guarded and gate is not None:
+        gate(ref, "promote")
     ctx.authorize("model.promote", ref, owner=row.author)
     mlflow_set = False
     try:

@@ -90,6 +90,9 @@ class ModelRegistry:
     on_logged
         Called once a version is logged, so the evaluations made of the same model earlier in
         the run attach to it.
+    promotion_gate
+        Called ``(ref, "promote")`` before a serving alias moves; raises to refuse (the
+        governance capability's compliance gate, ``[review] require_compliance``).
     """
 
     def __init__(
@@ -100,12 +103,14 @@ class ModelRegistry:
         evaluation_of: EvidenceLookup | None = None,
         card_of: EvidenceLookup | None = None,
         on_logged: LoggedHook | None = None,
+        promotion_gate: Callable[[str, str], object] | None = None,
     ) -> None:
         self.ctx = ctx
         self.data = data
         self.evaluation_of = evaluation_of
         self.card_of = card_of
         self.on_logged = on_logged
+        self.promotion_gate = promotion_gate
 
     # -- logging --------------------------------------------------------------------------------
     def log_model(
@@ -360,7 +365,7 @@ class ModelRegistry:
         Aliases are case-insensitive (stored and set in lower case); the serving aliases are
         ``[review] serving_aliases`` (``champion``, ``production``, ``prod``, ``live`` by default).
         """
-        return _review.promote(self.ctx, spec, alias)
+        return _review.promote(self.ctx, spec, alias, gate=self.promotion_gate)
 
     def check_aliases(self) -> AliasCheck:
         """Aliases not in lower case in MLflow or the alias history (``jupyter-mlops model check-aliases``)."""
