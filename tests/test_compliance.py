@@ -177,3 +177,26 @@ def test_require_compliance_gates_promotion_and_serving(ws: mlops.Workspace, tmp
     assert ws.models.promote("arrests-clf@1").alias == "champion"
     assert require_servable(ws, "arrests-clf@1").ref == "arrests-clf@1"
     assert ws.verify_audit().ok
+
+
+def test_four_eyes_generalised_to_n_distinct_approvers(ws: mlops.Workspace) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    config = ws.settings.home / "config.toml"
+    config.write_text(config.read_text().replace('reviewers = ["bob"]', 'reviewers = ["bob", "dave"]\napprovals_required = 2'))
+    alice = mlops.Workspace.open(ws.settings.root, user="alice")
+    X, y = load_iris(return_X_y=True)
+    alice.models.log_model(LogisticRegression(max_iter=300).fit(X, y), "iris", X_example=X[:5])
+    alice.evaluation.evaluate("iris@1", X, y, n_bootstrap=0, plots=False)
+    alice.cards.build_card("iris@1")
+    alice.models.request_review("iris@1")
+    bob, dave = (mlops.Workspace.open(ws.settings.root, user=u) for u in ("bob", "dave"))
+    assert bob.models.approve("iris@1").status_after == "pending"
+    with pytest.raises(ReviewRuleViolation, match="bob already approved iris@1 in this review; it needs 2"):
+        bob.models.approve("iris@1")
+    with pytest.raises(ReviewRuleViolation, match="four eyes"):
+        alice.models.approve("iris@1")
+    assert alice.models.get("iris@1").status == "pending"
+    assert dave.models.approve("iris@1").status_after == "approved"
+    assert [e.payload["approvals"] for e in alice.audit_events(action="model.approve", object_id="iris@1")] == [2, 1]
