@@ -216,12 +216,17 @@ class Workspace:
                     yield conn
                 finally:
                     signed = checkpoints.take(conn)
+                    recorded = conn.info.pop("mlops_events", [])
         except PermissionDenied as err:
             refused = getattr(err, "refused", None)
             if refused is not None:  # the refused write rolled back; its refusal is recorded on its own
                 self._audit_refusal(refused[0], refused[1], self.roles_of())
             raise
         checkpoints.publish(signed, self.settings)  # only once committed: the checkpoints it signed, to the files
+        if recorded and "openlineage" in self.settings.extra:
+            from .lineage.openlineage import send
+
+            send(recorded, self.settings)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -241,6 +246,7 @@ class Workspace:
         self._check_action(action, f"{object_type}:{object_id}")
         event = append(conn, actor=self.actor, action=action, object_type=object_type, object_id=object_id, payload=payload)
         checkpoints.on_event(conn, self.settings, event)  # signed in this transaction when the event asks for it
+        conn.info.setdefault("mlops_events", []).append(event)  # for OpenLineage, once committed
         return event
 
     def _check_action(self, action: str, resource: str) -> None:

@@ -200,3 +200,21 @@ def test_four_eyes_generalised_to_n_distinct_approvers(ws: mlops.Workspace) -> N
     assert alice.models.get("iris@1").status == "pending"
     assert dave.models.approve("iris@1").status_after == "approved"
     assert [e.payload["approvals"] for e in alice.audit_events(action="model.approve", object_id="iris@1")] == [2, 1]
+
+
+def test_in_toto_statement_names_the_signed_digests_run_data_and_approvals(
+    ws: mlops.Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    assert main(["-C", str(ws.settings.root), "compliance", "attest", "arrests-clf@1"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    mv = ws.models.get("arrests-clf@1")
+    assert found["_type"] == "https://in-toto.io/Statement/v1"
+    assert {s["name"]: s["digest"]["sha256"] for s in found["subject"]} == {
+        f"arrests-clf@1/{k}": v["sha256"] for k, v in mv.manifest.items()
+    }
+    pred = found["predicate"]
+    assert pred["training_run"]["run_id"] == mv.run_id and pred["approved"] is True
+    assert pred["data"][0]["fingerprint"] == ws.data.get(mv.data_versions[0]).fingerprint
+    assert [(r["action"], r["actor"]) for r in pred["reviews"]] == [("request", "alice"), ("approve", "bob")]

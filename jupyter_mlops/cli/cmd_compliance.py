@@ -22,6 +22,9 @@ def register(subs: Any) -> None:
     p.add_argument("level", choices=["I", "II", "III", "IV"])
     p.add_argument("--reason", default="")
     p.set_defaults(func=_impact)
+    p = verbs.add_parser("attest", help="print the in-toto Statement of a model version (artifact digests, run, data, approvals)")
+    p.add_argument("spec")
+    p.set_defaults(func=_attest)
 
 
 def _check(ctx: Context, args: argparse.Namespace) -> Result:
@@ -45,3 +48,10 @@ def _check(ctx: Context, args: argparse.Namespace) -> Result:
 def _impact(ctx: Context, args: argparse.Namespace) -> Result:
     done = ctx.workspace().compliance.set_impact_level(args.spec, args.level, reason=args.reason)
     return Result(done, f"{done['model_version']}: impact level {done['level']} recorded (audit event #{done['audit_seq']})")
+
+
+def _attest(ctx: Context, args: argparse.Namespace) -> Result:
+    import json
+
+    found = ctx.workspace().compliance.attestation(args.spec)
+    return Result(found, json.dumps(found, indent=2, sort_keys=True))

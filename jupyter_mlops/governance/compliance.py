@@ -102,6 +102,16 @@ def _bound(value: float | None, bound: dict[str, float]) -> bool:
     return all((value >= v) if b == "min" else (value <= v) for b, v in bound.items())
 
 
+def _disparity(fairness: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
+    """``name[feature]``: that feature's (or ``a x b`` intersection's) disparity; ``name``: the worst of all."""
+    if metric.endswith("]") and "[" in metric:
+        name, feature = metric[:-1].split("[", 1)
+        found = (fairness.get("by_feature", {}).get(feature) or {}).get("disparities", {}).get(name)
+        return found, feature
+    worst = fairness.get("worst", {}).get(metric) or {}
+    return worst.get("value"), worst.get("feature")
+
+
 def _show_bound(bound: dict[str, float]) -> str:
     return " and ".join(f"{'>=' if b == 'min' else '<='} {v:g}" for b, v in bound.items())
 
@@ -145,6 +155,12 @@ class ComplianceService:
             self.ctx, action="compliance.impact_level", object_type="model_version", object_id=self.models.resolve(spec), limit=1
         )
         return (str(found[0].payload.get("level")), found[0].seq) if found else None
+
+    def attestation(self, spec: str) -> dict[str, Any]:
+        """The in-toto Statement of a version (:func:`jupyter_mlops.governance.intoto.statement`)."""
+        from .intoto import statement
+
+        return statement(self.ctx, self.models, self.data, spec)
 
     # -- checking ----------------------------------------------------------------------------
     def check(self, spec: str, policy: Policy | str | Path) -> ComplianceReport:
@@ -218,15 +234,16 @@ class ComplianceService:
         out = []
         for family, metric, bound in wanted:
             value: float | None = None
+            feature: str | None = None
             evidence: tuple[dict[str, Any], ...] = ()
             if report is not None:
                 if family == "metrics":
                     value = (report.metrics.get(metric) or {}).get("value")
                 else:
-                    value = ((report.fairness or {}).get("worst", {}).get(metric) or {}).get("value")
-                evidence = (
-                    _ev("evaluation", report.eval_id, run=report.run_id, data=report.data.get("X", {}).get("data_version")),
-                )
+                    value, feature = _disparity(report.fairness or {}, metric)
+                where = {"feature": feature} if family == "fairness" else {}
+                data_version = report.data.get("X", {}).get("data_version")
+                evidence = (_ev("evaluation", report.eval_id, run=report.run_id, data=data_version, **where),)
             actual = "no evaluation of this version" if report is None else ("not computed" if value is None else f"{value:.4g}")
             out.append(
                 RuleResult(f"{family}.{metric}", _bound(value, bound), _show_bound(bound), actual, evidence, REFERENCES[family])

@@ -12,6 +12,8 @@
     retention: {audit_log_days: 180}
     impact_level: {recorded: true}
 
+A fairness metric alone (``equalized_odds_difference``) is the worst over every sensitive
+feature and pair of features; ``equalized_odds_difference[colour]`` is one feature's.
 Each rule carries its regulatory references (:data:`REFERENCES`): EU AI Act articles and Annex IV
 points, NIST AI RMF subcategories, Canada's Directive on Automated Decision-Making.
 """
