@@ -218,3 +218,20 @@ def test_in_toto_statement_names_the_signed_digests_run_data_and_approvals(
     assert pred["training_run"]["run_id"] == mv.run_id and pred["approved"] is True
     assert pred["data"][0]["fingerprint"] == ws.data.get(mv.data_versions[0]).fingerprint
     assert [(r["action"], r["actor"]) for r in pred["reviews"]] == [("request", "alice"), ("approve", "bob")]
+
+
+def test_atrs_export_fills_tiers_from_the_record_and_says_unknown_otherwise(
+    ws: mlops.Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    assert main(["-C", str(ws.settings.root), "card", "export", "arrests-clf@1", "--format", "atrs"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    tier1, tier2 = record["tier_1"], record["tier_2"]
+    assert tier1["name"] == "arrests-clf@1" and tier1["description"].startswith("intended_use: written by alice")
+    assert tier1["contact_email"] == "unknown"
+    assert tier2["owner_and_responsibility"]["model_author"] == "alice"
+    assert tier2["decision_making_process"]["human_decisions_and_review"][1].startswith("approve by bob")
+    assert tier2["risks_mitigations_and_impact_assessments"]["impact_assessment"].startswith("Canada DADM impact level II")
+    assert tier2["tool_specification"]["phase"] == "approved"
+    assert tier2["tool_specification"]["model_performance"]["roc_auc"] > 0.5

@@ -76,7 +76,8 @@ def _audit_verify(ctx: Context, args: argparse.Namespace) -> Result:
     result = queries.verify(ctx.workspace())
     if result.ok:
         return Result(result, f"audit chain intact: {result.checked} events, head #{result.head_seq}")
-    return Result(result, f"audit chain BROKEN at event #{result.first_bad_seq}: {result.reason}", exit_code=7)
+    where = f" at event #{result.first_bad_seq}" if result.first_bad_seq is not None else ""
+    return Result(result, f"audit chain BROKEN{where}: {result.reason}", exit_code=7)
 
 
 class _Events(list[Any]):
