@@ -9,7 +9,8 @@ given as the first argument), then, as its users would, through the command line
    review policy's thresholds and build its card, verify the audit chain);
 3. as ``alice``, the author: write the card's intended use and caveats, request a review;
 4. as ``bob``, the reviewer named in the config: approve (four eyes);
-5. promote the version to ``champion``, rebuild its card with the review history, write it as HTML;
+5. check it against the written compliance policy (``policy.yaml``), promote the version to
+   ``champion``, rebuild its card with the review history, write it as HTML;
 6. load ``arrests-clf@champion`` and score a row of the test data;
 7. print where everything is and the commands that open the dashboards.
 """
@@ -31,6 +32,8 @@ WRITTEN = {
     "Not for decisions about people.",
     "caveats_and_recommendations": "Trained on 1997-2002 Toronto arrests; colour and sex are not model inputs, "
     "but selection rates still differ between groups (see Quantitative Analyses).",
+    "risk_management": "Human oversight: a reviewer approves every version; the stop procedure is "
+    "`jupyter-mlops serve stop NAME --reason ...`, which halts serving at once and is audited.",
 }
 
 
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     candidate = f"{MODEL}@challenger"  # the version the evaluate stage evaluated
     for section, text in WRITTEN.items():  # what only the author can say goes on the card before review
         _run(root, "card", "edit", candidate, "--section", section, "--text", text)
+    _run(root, "compliance", "impact-level", candidate, "II", "--reason", "teaching example; no decisions about people")
     _run(root, "model", "request-review", candidate, "--note", "sweep winner; evaluated against the review policy")
     _run(
         root,
@@ -68,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         "--comment",
         "thresholds pass; error-rate gaps across colour and sex within policy; selection-rate gap documented",
     )
+    policy = str(HERE / "policy.yaml")  # approved now: the compliance report passes, so the version may serve
+    _run(root, "compliance", "check", candidate, "--policy", policy, "--format", "html", "--out", str(out / "compliance.html"))
     _run(root, "model", "promote", candidate)  # takes the serving alias, champion
     _run(root, "card", "build", f"{MODEL}@champion")  # now with the review history
     card_html = out / f"{MODEL}-champion-card.html"

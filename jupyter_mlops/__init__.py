@@ -86,6 +86,9 @@ _EXPORTS: dict[str, str] = {
     "check_data": "jupyter_mlops.fluent",
     "QualityReport": "jupyter_mlops.quality.report",
     "ReviewRuleViolation": "jupyter_mlops.errors",
+    # governance (issue 13)
+    "check_compliance": "jupyter_mlops.fluent",
+    "ComplianceReport": "jupyter_mlops.governance.compliance",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"])

@@ -338,7 +338,7 @@ def resolve_settings(
         )
     serving_aliases = tuple(dict.fromkeys([*(a.lower() for a in guarded), serving]))
     read_only = str(pick(None, "read_only", "READ_ONLY", None, "")).strip().lower() in ("1", "true", "yes", "on")
-    known = {"workspace", "tracking", "metadata", "objects", "review"}
+    known = {"workspace", "tracking", "metadata", "objects"}  # [review] stays in extra too (require_compliance ...)
     return Settings(
         root=root_path,
         tracking_uri=t_uri,

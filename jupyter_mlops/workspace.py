@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 from .config import CONFIG_FILE, CONFIG_TEMPLATE, WORKSPACE_DIR, Settings, resolve_settings
 from .core.entities import AuditEvent, AuditVerification
 from .errors import InvalidInput, MlopsError, PermissionDenied, WorkspaceCorrupt
-from .store.keys import _create_signing_key
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from .cards.service import CardService
     from .data.service import DataService
     from .evaluation.service import EvaluationService
+    from .governance.compliance import ComplianceService
     from .lineage.graph import LineageGraph
     from .pipelines.service import PipelineService
     from .quality.service import QualityService
@@ -67,15 +67,8 @@ SCHEMA_MODULES = (
     "jupyter_mlops.cards.schema",
     "jupyter_mlops.pipelines.schema",
     "jupyter_mlops.serving.schema",
+    "jupyter_mlops.governance.schema",
 )
-
-#: Who may do what when ``[access] mode = "enforce"``: permission -> roles (``owner`` = the creator).
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "data.read_sensitive": frozenset({"owner", "data_steward", "admin"}),
-    "model.approve": frozenset({"reviewer"}),
-    "model.promote": frozenset({"owner", "reviewer", "admin"}),
-    "audit.export": frozenset({"auditor", "admin"}),
-}
 
 
 class Workspace:
@@ -194,6 +187,10 @@ class Workspace:
 
     def _reap_quietly(self) -> None:
         """Reap on open; a problem here (an unreachable tracking server ...) must not stop the open."""
+        from .governance import access
+
+        if access.enforced(self.settings.extra) and not access.allowed(self.roles_of(), "read"):
+            return  # an identity with no role changes nothing, not even by opening
         try:
             self.reap()
         except MlopsError as err:
@@ -238,13 +235,31 @@ class Workspace:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction; the metadata rows and audit events written in it commit together."""
+        from .audit import checkpoints
+
         self._ensure_schema()
-        with self.db.write() as conn:
-            yield conn
+        try:
+            with self.db.write() as conn:
+                try:
+                    yield conn
+                finally:
+                    signed = checkpoints.take(conn)
+                    recorded = conn.info.pop("mlops_events", [])
+        except PermissionDenied as err:
+            refused = getattr(err, "refused", None)
+            if refused is not None:  # the refused write rolled back; its refusal is recorded on its own
+                self._audit_refusal(refused[0], refused[1], self.roles_of())
+            raise
+        checkpoints.publish(signed, self.settings)  # only once committed: the checkpoints it signed, to the files
+        if recorded and "openlineage" in self.settings.extra:
+            from .lineage.openlineage import send
+
+            send(recorded, self.settings)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read connection of the metadata database, its schema current."""
+        """A read connection of the metadata database, its schema current (``read`` is role-gated when enforced)."""
+        self.authorize("read", "workspace")
         self._ensure_schema()
         with self.db.read() as conn:
             yield conn
@@ -257,10 +272,29 @@ class Workspace:
         The payload also records ``identity_source`` (where the actor's name came from), inside
         the event's hash.
         """
+        from .audit import checkpoints
         from .audit.chain import append
 
+        self._check_action(action, f"{object_type}:{object_id}")
         body = {**(payload or {}), "identity_source": self.identity_source}
-        return append(conn, actor=self.actor, action=action, object_type=object_type, object_id=object_id, payload=body)
+        event = append(conn, actor=self.actor, action=action, object_type=object_type, object_id=object_id, payload=body)
+        checkpoints.on_event(conn, self.settings, event)  # signed in this transaction when the event asks for it
+        conn.info.setdefault("mlops_events", []).append(event)  # for OpenLineage, once committed
+        return event
+
+    def _check_action(self, action: str, resource: str) -> None:
+        """Deny by default: with ``[access] mode = "enforce"`` an audited action needs a role granting it.
+
+        The refusal is raised inside the caller's transaction (so nothing of it is written) and
+        audited by :meth:`transaction` once that rolled back.
+        """
+        from .governance import access
+
+        self.refresh_access()
+        if action != "access.denied" and access.enforced(self.settings.extra) and not access.allowed(self.roles_of(), action):
+            err = self._denied(action, resource)
+            err.refused = (action, resource)  # type: ignore[attr-defined]
+            raise err
 
     def link(
         self, conn: Connection, src: tuple[str, str], relation: str, dst: tuple[str, str], payload: dict[str, Any] | None = None
@@ -271,16 +305,15 @@ class Workspace:
         return add_edge(conn, actor=self.actor, src=src, relation=relation, dst=dst, payload=payload)
 
     def roles_of(self, user: str | None = None) -> set[str]:
-        """The roles ``user`` (default: the actor) holds under ``[roles]`` and ``[review] reviewers``.
+        """The roles ``user`` (default: the actor) holds (:func:`jupyter_mlops.governance.access.roles_of`).
 
         Read from ``config.toml`` as it is now: a reviewer added there counts without reopening.
         """
+        from .governance.access import roles_of
+
         self.refresh_access()
-        who = user or self.actor
-        roles = {name for name, members in dict(self.settings.extra.get("roles", {})).items() if who in (members or [])}
-        if who in self.settings.reviewers:
-            roles.add("reviewer")
-        return roles
+
+        return roles_of(self.settings.extra, self.settings.reviewers, user or self.actor)
 
     def refresh_access(self) -> None:
         """Re-read reviewers, ``[roles]`` and ``[access]`` if ``config.toml`` changed (one ``stat`` otherwise)."""
@@ -291,28 +324,36 @@ class Workspace:
     def authorize(self, permission: str, resource: str = "", *, owner: str | None = None) -> None:
         """Refuse (and audit the refusal) unless the actor may do ``permission`` on ``resource``.
 
-        With ``[access] mode = "open"`` (the default) only role-gated review actions are checked;
-        with ``mode = "enforce"`` every permission in :data:`PERMISSIONS` is.
+        With ``[access] mode = "enforce"`` every action is checked against the roles, denying by
+        default (:mod:`jupyter_mlops.governance.access`); with ``mode = "open"`` (the default)
+        only approvals are.
         """
-        allowed = PERMISSIONS.get(permission)
-        if allowed is None:
-            return
+        from .governance import access
+
         self.refresh_access()
-        mode = str(dict(self.settings.extra.get("access", {})).get("mode", "open"))
-        if mode != "enforce" and permission not in ("model.approve",):
+
+        if not access.enforced(self.settings.extra) and permission != "model.approve":
             return
         roles = self.roles_of()
-        if owner is not None and owner == self.actor:
-            roles.add("owner")
-        if roles & allowed:
+        if access.allowed(roles, permission, owner=owner is not None and owner == self.actor):
             return
-        with self.transaction() as conn:
-            self.record(conn, "access.denied", "permission", permission, {"resource": resource, "roles": sorted(roles)})
-        raise PermissionDenied(
+        self._audit_refusal(permission, resource, roles)
+        raise self._denied(permission, resource)
+
+    def _denied(self, permission: str, resource: str) -> PermissionDenied:
+        from .governance.access import ROLES
+
+        granting = sorted(role for role, patterns in ROLES.items() if any(_matches(permission, p) for p in patterns))
+        return PermissionDenied(
             f"{self.actor} may not {permission} on {resource or 'this workspace'}",
             value=self.actor,
-            hint=f"it needs one of the roles {', '.join(sorted(allowed))} (set in .mlops/config.toml)",
+            hint=f"it needs one of the roles {', '.join(granting) or '(none: no role may do this)'} "
+            "in [access.roles] of .mlops/config.toml",
         )
+
+    def _audit_refusal(self, permission: str, resource: str, roles: set[str]) -> None:
+        with self.transaction() as conn:
+            self.record(conn, "access.denied", "permission", permission, {"resource": resource, "roles": sorted(roles)})
 
     # -- audit ------------------------------------------------------------------------------
     def verify_audit(self) -> AuditVerification:
@@ -399,7 +440,12 @@ class Workspace:
         from .registry.service import ModelRegistry
 
         return ModelRegistry(
-            self, self.data, evaluation_of=self._latest_evaluation, card_of=self._latest_card, on_logged=self._attach_evaluations
+            self,
+            self.data,
+            evaluation_of=self._latest_evaluation,
+            card_of=self._latest_card,
+            on_logged=self._attach_evaluations,
+            promotion_gate=self._require_compliance,
         )
 
     # The registry is built before the capabilities above it, so it reaches them through these, late.
@@ -408,6 +454,11 @@ class Workspace:
 
     def _latest_card(self, ref: str) -> Any:
         return self.cards.latest_for(ref)
+
+    def _require_compliance(self, ref: str, action: str) -> None:
+        from .governance.gate import require_passing_report
+
+        require_passing_report(self, ref, action=action)
 
     def _attach_evaluations(self, ref: str, model_sha256: str, run_id: str | None) -> list[str]:
         return self.evaluation.attach(ref, model_sha256, run_id)
@@ -425,6 +476,15 @@ class Workspace:
         from .cards.service import CardService
 
         return CardService(self, data=self.data, quality=self.quality, evaluation=self.evaluation, models=self.models)
+
+    @cached_property
+    def compliance(self) -> ComplianceService:
+        """Compliance checks against a written policy (:class:`~jupyter_mlops.governance.compliance.ComplianceService`)."""
+        from .governance.compliance import ComplianceService
+
+        return ComplianceService(
+            self, models=self.models, evaluation=self.evaluation, cards=self.cards, data=self.data, quality=self.quality
+        )
 
     @cached_property
     def pipelines(self) -> PipelineService:
@@ -475,17 +535,27 @@ def init(path: str | Path = ".", *, user: str | None = None) -> Workspace:
         (home / CONFIG_FILE).write_text(CONFIG_TEMPLATE.format(workspace_id=uuid.uuid4().hex, created=created), encoding="utf-8")
         for sub in ("artifacts", "objects"):
             (home / sub).mkdir(mode=0o700)
-        _create_signing_key(home / "keys")
+        (home / "keys").mkdir(mode=0o700)
         (home / ".gitignore").write_text("*\n!config.toml\n!.gitignore\n", encoding="utf-8")
         ws = Workspace(resolve_settings(root, user=user))
+        from .audit.checkpoints import create_key, origin
         from .tracking.mlflow_backend import create_local_store
+
+        signer = create_key(home / "keys", origin(ws.settings))
 
         if ws.settings.tracking_uri.startswith("sqlite:"):
             create_local_store(ws.settings.tracking_uri, ws.settings.artifact_location)
         ws._ensure_schema()
         with ws.transaction() as conn:
-            ws.record(conn, "workspace.init", "workspace", ws.settings.workspace_id, {"root_name": root.name})
+            payload = {"root_name": root.name, "audit_key": signer.vkey}  # the chain commits to its first key
+            ws.record(conn, "workspace.init", "workspace", ws.settings.workspace_id, payload)
         return ws
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)
         raise
+
+
+def _matches(action: str, pattern: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(action, pattern)

@@ -195,7 +195,9 @@ def test_reading_sensitive_data_is_authorized(ws: mlops.Workspace) -> None:
     ws.data.version(df, "people", sensitive=["colour"])
     ws.data.version(df.head(10), "public")
     cfg = ws.settings.home / "config.toml"
-    cfg.write_text(cfg.read_text() + '\n[access]\nmode = "enforce"\n\n[roles]\ndata_steward = ["carol"]\n')
+    # deny by default: bob and alice need a role to read at all; only the steward (or the owner) reads sensitive data
+    roles = '[access.roles]\ndata_steward = ["carol"]\nviewer = ["bob"]\nresearcher = ["alice"]\n'
+    cfg.write_text(cfg.read_text() + '\n[access]\nmode = "enforce"\n\n' + roles)
     root = ws.settings.root
     bob = mlops.Workspace.open(root, user="bob")
     with pytest.raises(mlops.PermissionDenied, match="data.read_sensitive"):

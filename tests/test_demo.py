@@ -100,3 +100,21 @@ def test_the_demo_scores_a_row_and_says_where_to_look(demo: DemoRun) -> None:
     assert "released with a summons:" in demo.stdout
     assert f"{MODEL}-champion-card.html" in demo.stdout
     assert "%mlops dashboard models" in demo.stdout and "mlflow ui --backend-store-uri" in demo.stdout
+
+
+def test_the_audit_stage_checked_the_policy_signed_a_checkpoint_and_its_notebook_is_chained(demo: DemoRun) -> None:
+    from jupyter_mlops.audit import verifier
+
+    ws = _ws(demo)
+    champion = ws.models.get(f"{MODEL}@champion")
+    checks = ws.audit_events(action="compliance.check", object_id=champion.ref, newest_first=False)
+    assert [e.payload["passed"] for e in checks] == [False, True]  # before the review (no approval), after it
+    assert "approvals.min" in checks[0].payload["failed"] and checks[0].payload["policy"] == "demo-review-policy"
+    audit_end = next(e for e in ws.audit_events(action="stage.end", limit=100) if e.payload.get("stage") == "audit")
+    executed = audit_end.payload["output_sha256"]
+    assert ws.objects.verify(executed) is None and b"compliance" in ws.objects.open_verified(executed)
+    notes = (demo.root / ".mlops" / "audit" / "checkpoints.log").read_text(encoding="utf-8")
+    sizes = [int(body.split("\n")[1]) for body, _, _ in verifier.parse_notes(notes)]
+    assert any(checks[0].seq <= size < audit_end.seq for size in sizes)  # the notebook's own checkpoint
+    assert (demo.root / "output" / "compliance.html").read_text(encoding="utf-8").count("class='fail'") == 0
+    assert ws.verify_audit().ok

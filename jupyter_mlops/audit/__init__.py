@@ -9,7 +9,7 @@ from typing import Any
 
 from ..core.entities import AuditEvent, AuditVerification
 
-__all__ = ["AuditEvent", "AuditVerification", "log", "verify"]
+__all__ = ["AuditEvent", "AuditVerification", "checkpoint", "log", "verify"]
 
 
 def verify() -> AuditVerification:
@@ -24,3 +24,11 @@ def log(**filters: Any) -> list[AuditEvent]:
     from ..fluent.context import current_workspace
 
     return current_workspace().audit_events(**filters)
+
+
+def checkpoint() -> str | None:
+    """Sign a checkpoint of the current workspace's chain head now; the C2SP signed note (``None``: empty log)."""
+    from ..fluent.context import current_workspace
+    from .checkpoints import checkpoint_now
+
+    return checkpoint_now(current_workspace())

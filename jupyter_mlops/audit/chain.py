@@ -3,9 +3,9 @@
 Each event's hash covers its sequence number, time, actor, action, object and payload and the
 previous event's hash, in canonical JSON. A one-row ``audit_head`` table holds the last sequence
 number and hash, updated in the same transaction, so deleting events from the end is detected as
-well as changing, deleting or reordering events in the middle. Signed checkpoints
-(``audit_checkpoints``: a sequence number, its hash and an Ed25519 signature) extend this to
-offline verification by a third party.
+well as changing, deleting or reordering events in the middle. That alone cannot stop an insider
+who rewrites the head too, or re-chains; signed checkpoints (``audit_checkpoints``, written by
+:mod:`jupyter_mlops.audit.checkpoints` and kept outside the database too) do.
 """
 
 from __future__ import annotations
@@ -19,11 +19,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..core.entities import AuditEvent, AuditVerification
-from ..core.hashing import canonical_json, sha256_text
+from ..core.hashing import canonical_json
 from ..errors import InvalidInput
-from ..store.metadata import SchemaComponent, create_tables
+from ..store.metadata import SchemaComponent, add_columns, create_tables
+from . import verifier
 
-__all__ = ["GENESIS_HASH", "SCHEMA", "append", "event_hash", "iter_events", "list_events", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "SCHEMA",
+    "append",
+    "event_hash",
+    "event_rows",
+    "iter_events",
+    "list_events",
+    "to_event",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -57,9 +68,12 @@ audit_checkpoints = sa.Table(
     sa.Column("ts", sa.String(40), nullable=False),
     sa.Column("key_id", sa.String(64), nullable=False),
     sa.Column("signature", sa.String(256), nullable=False),
+    sa.Column("note", sa.Text),  # the whole C2SP signed note (jupyter_mlops.audit.checkpoints)
 )
 
-SCHEMA = SchemaComponent("audit", [create_tables(metadata)])
+SCHEMA = SchemaComponent("audit", [create_tables(metadata), add_columns(audit_checkpoints, "note")])
+#: The fields of an event, as stored and as exported (the payload is its canonical JSON text).
+EXPORT_FIELDS = ("seq", "ts", "actor", "action", "object_type", "object_id", "payload", "prev_hash", "hash")
 
 
 def _utc_now() -> str:
@@ -69,21 +83,13 @@ def _utc_now() -> str:
 def event_hash(
     seq: int, ts: str, actor: str, action: str, object_type: str, object_id: str, payload_json: str, prev_hash: str
 ) -> str:
-    """SHA-256 over the canonical JSON of an event's fields (the payload as stored text)."""
-    return sha256_text(
-        canonical_json(
-            {
-                "seq": seq,
-                "ts": ts,
-                "actor": actor,
-                "action": action,
-                "object_type": object_type,
-                "object_id": object_id,
-                "payload": payload_json,
-                "prev_hash": prev_hash,
-            }
-        )
-    )
+    """SHA-256 over the canonical JSON of an event's fields (the payload as stored text).
+
+    The one definition is the standalone verifier's (:func:`jupyter_mlops.audit.verifier.event_hash`),
+    which ships inside every export.
+    """
+    fields = {"seq": seq, "ts": ts, "actor": actor, "action": action, "object_type": object_type}
+    return verifier.event_hash({**fields, "object_id": object_id, "payload": payload_json, "prev_hash": prev_hash})
 
 
 def append(
@@ -126,7 +132,7 @@ def append(
     return AuditEvent(seq, ts, actor, action, object_type, object_id, payload or {}, prev, digest)
 
 
-def _to_event(row: Any) -> AuditEvent:
+def to_event(row: Any) -> AuditEvent:
     try:
         payload = json.loads(row.payload)
     except ValueError:
@@ -134,48 +140,43 @@ def _to_event(row: Any) -> AuditEvent:
     return AuditEvent(row.seq, row.ts, row.actor, row.action, row.object_type, row.object_id, payload, row.prev_hash, row.hash)
 
 
-def iter_events(conn: Connection, *, batch: int = 5000) -> Iterator[Any]:
-    """Every stored row in sequence order, in batches (raw rows, for verification)."""
-    last = 0
+def iter_events(conn: Connection, *, batch: int = 5000, start: int = 1, stop: int | None = None) -> Iterator[Any]:
+    """Stored rows in sequence order from ``start`` to ``stop`` (inclusive), in batches (raw rows)."""
+    last = start - 1
     while True:
-        rows = conn.execute(
-            sa.select(audit_events).where(audit_events.c.seq > last).order_by(audit_events.c.seq).limit(batch)
-        ).all()
+        q = sa.select(audit_events).where(audit_events.c.seq > last)
+        if stop is not None:
+            q = q.where(audit_events.c.seq <= stop)
+        rows = conn.execute(q.order_by(audit_events.c.seq).limit(batch)).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].seq
 
 
-def verify_chain(conn: Connection) -> AuditVerification:
-    """Recompute every hash; report the first event that was changed, deleted or reordered."""
-    expected_seq = 1
-    prev = GENESIS_HASH
-    checked = 0
-    for row in iter_events(conn):
-        if row.seq != expected_seq:
-            return AuditVerification(
-                False, checked, expected_seq, f"event #{expected_seq} is missing (next stored is #{row.seq})"
-            )
-        if row.prev_hash != prev:
-            return AuditVerification(
-                False, checked, row.seq, f"event #{row.seq} does not follow event #{row.seq - 1} (reordered or replaced)"
-            )
-        digest = event_hash(row.seq, row.ts, row.actor, row.action, row.object_type, row.object_id, row.payload, row.prev_hash)
-        if digest != row.hash:
-            return AuditVerification(False, checked, row.seq, f"event #{row.seq} was modified after it was written")
-        prev = row.hash
-        checked += 1
-        expected_seq += 1
+def event_rows(conn: Connection, *, start: int = 1, stop: int | None = None) -> Iterator[dict[str, Any]]:
+    """Stored events as the plain dicts the verifier (and an export) uses, in sequence order."""
+    for row in iter_events(conn, start=start, stop=stop):
+        yield {c: getattr(row, c) for c in EXPORT_FIELDS}
+
+
+def verify_chain(conn: Connection, checkpoints: dict[int, str]) -> AuditVerification:
+    """Recompute every hash and compare with the signed ``checkpoints`` (tree size -> head hash).
+
+    Reports the first event that was changed, deleted, inserted or reordered, a chain shorter
+    than a checkpoint, and a checkpointed action (approval, promotion ...) without its checkpoint.
+    """
+    checked, prev, bad, reason = verifier.check_events(event_rows(conn), checkpoints, covered=False)
+    if reason is not None:
+        return AuditVerification(False, checked, bad, reason)
     head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
-    last_seq = expected_seq - 1
-    if head is not None and (head.seq != last_seq or head.hash != prev):
+    if head is not None and (head.seq != checked or head.hash != prev):
         return AuditVerification(
-            False, checked, last_seq + 1, f"events after #{last_seq} were deleted (the chain head says #{head.seq})"
+            False, checked, checked + 1, f"events after #{checked} were deleted (the chain head says #{head.seq})"
         )
     if head is None and checked:
         return AuditVerification(False, checked, None, "the chain head record is missing")
-    return AuditVerification(True, checked, None, None, last_seq or None, prev if checked else None)
+    return AuditVerification(True, checked, None, None, checked or None, prev if checked else None)
 
 
 def list_events(
@@ -207,4 +208,4 @@ def list_events(
         q = q.where(audit_events.c.ts <= until)
     order = audit_events.c.seq.desc() if newest_first else audit_events.c.seq.asc()
     q = q.order_by(order).limit(max(1, min(int(limit), 10_000))).offset(max(0, int(offset)))
-    return [_to_event(r) for r in conn.execute(q)]
+    return [to_event(r) for r in conn.execute(q)]

@@ -14,10 +14,12 @@ from ..errors import InvalidInput
 from .chain import list_events, verify_chain
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from ..core.context import Context
     from ..core.entities import AuditEvent, AuditVerification
 
-__all__ = ["events", "parse_time", "verify"]
+__all__ = ["events", "parse_time", "verified_event", "verify"]
 
 
 _RELATIVE = re.compile(r"^(\d{1,5})\s*(m|min|minutes?|h|hours?|d|days?|w|weeks?)(\s+ago)?$", re.IGNORECASE)
@@ -118,6 +120,93 @@ def events(
 
 
 def verify(ctx: Context) -> AuditVerification:
-    """Recompute the whole chain; the result names the first bad event, if any."""
+    """Recompute the whole chain against every signed checkpoint; the result names the first problem.
+
+    Fails when an event was changed, deleted, inserted or reordered; when the chain is shorter
+    than, or disagrees with, a checkpoint in the database, ``.mlops/audit/checkpoints.log`` or the
+    witness folder; when a checkpoint's signature is bad or by an unknown key; when an approval,
+    promotion or other checkpointed action has no checkpoint of its own; and when the log is
+    empty while the workspace holds records.
+    """
+    from ..core.entities import AuditVerification
+    from .checkpoints import live_checkpoints
+
     with ctx.read() as conn:
-        return verify_chain(conn)
+        sizes, problem = live_checkpoints(conn, ctx.settings)
+        if problem is not None:
+            return AuditVerification(False, 0, None, problem)
+        result = verify_chain(conn, sizes)
+        if result.ok and not result.checked:
+            held = _records_without_events(conn)
+            if held:
+                return AuditVerification(False, 0, 1, f"the audit log is empty but the workspace holds records ({held})")
+        return result
+
+
+def _records_without_events(conn: Connection) -> str | None:
+    """The first metadata table (other than the audit chain's) that holds a row, if any."""
+    import sqlalchemy as sa
+
+    for name in sorted(sa.inspect(conn).get_table_names()):
+        if name.startswith("audit_") or name == "schema_versions":
+            continue
+        if conn.execute(sa.select(sa.literal(1)).select_from(sa.table(name)).limit(1)).first() is not None:
+            return name
+    return None
+
+
+def verified_event(ctx: Context, action: str, object_type: str, object_id: str) -> AuditEvent:
+    """The one ``action`` event of an object, after proving it is what the signed chain recorded.
+
+    Its hash is recomputed, and so is the chain from it up to the nearest signed checkpoint
+    covering it (for checkpointed actions such as ``model.log``, its own), whose signature is
+    checked: a rewritten event, re-chained or not, is refused. Cost: one event and a few rows.
+
+    Raises
+    ------
+    IntegrityError
+        No such event, more than one, or it does not match the signed chain.
+    """
+    import sqlalchemy as sa
+
+    from ..errors import AuditChainBroken, IntegrityError
+    from .chain import audit_events, event_rows, to_event
+    from .checkpoints import live_checkpoints
+    from .verifier import event_hash
+
+    t = audit_events
+    where = (t.c.action == action) & (t.c.object_type == object_type) & (t.c.object_id == object_id)
+    with ctx.read() as conn:
+        rows = conn.execute(sa.select(t).where(where).order_by(t.c.seq).limit(2)).all()
+        if len(rows) != 1:
+            what = "no" if not rows else "more than one"
+            raise IntegrityError(
+                f"the audit chain holds {what} {action} event for {object_id}",
+                value=object_id,
+                hint="the records of it were altered; check with `jupyter-mlops audit verify`",
+            )
+        row = rows[0]
+        fields = {c: getattr(row, c) for c in ("seq", "ts", "actor", "action", "object_type", "object_id", "payload")}
+        if event_hash({**fields, "prev_hash": row.prev_hash}) != row.hash:
+            raise AuditChainBroken(f"audit event #{row.seq} ({action} {object_id}) was modified", value=object_id)
+        sizes, problem = live_checkpoints(conn, ctx.settings)
+        cover = min((size for size in sizes if size >= row.seq), default=None)
+        if problem is not None or cover is None:
+            raise AuditChainBroken(
+                f"audit event #{row.seq} ({action} {object_id}) is covered by no valid signed checkpoint"
+                + (f": {problem}" if problem else ""),
+                value=object_id,
+                hint="check with `jupyter-mlops audit verify`",
+            )
+        prev = row.hash
+        for e in event_rows(conn, start=row.seq + 1, stop=cover):
+            if e["prev_hash"] != prev or event_hash(e) != e["hash"]:
+                raise AuditChainBroken(f"audit event #{e['seq']} was changed after #{row.seq} was written", value=object_id)
+            prev = e["hash"]
+        if prev != sizes[cover]:
+            raise AuditChainBroken(
+                f"audit event #{row.seq} ({action} {object_id}) disagrees with the signed checkpoint at tree size {cover}",
+                value=object_id,
+                hint="the audit chain was rewritten; do not trust this record",
+            )
+    return to_event(row)

@@ -66,6 +66,11 @@ def register(subs: Any) -> None:
     p.add_argument("--text", required=True, help="what the section says (shown as text, never as HTML)")
     p.set_defaults(func=_edit)
 
+    p = verbs.add_parser("export", help="export a card's record for another standard (atrs: the UK ATRS, tiers 1 and 2)")
+    p.add_argument("spec", help="model version: NAME@NUMBER or NAME@ALIAS")
+    p.add_argument("--format", choices=["atrs"], default="atrs")
+    p.set_defaults(func=_export)
+
     p = verbs.add_parser("history", help="every version of a card: who changed what, when")
     p.add_argument("spec", help="model version: NAME@NUMBER or NAME@ALIAS")
     p.set_defaults(func=_history)
@@ -100,3 +105,12 @@ def _edit(ctx: Context, args: argparse.Namespace) -> Result:
 def _history(ctx: Context, args: argparse.Namespace) -> Result:
     history = ctx.workspace().cards.history(args.spec)
     return Result(history, str(history))
+
+
+def _export(ctx: Context, args: argparse.Namespace) -> Result:
+    import json
+
+    from ..governance.atrs import atrs_record
+
+    record = atrs_record(ctx.workspace().compliance, args.spec)
+    return Result(record, json.dumps(record, indent=2, sort_keys=True, default=str))

@@ -1,10 +1,11 @@
-"""Core commands: ``init``, ``audit verify|log``, ``runs list|show``, ``config show``."""
+"""Core commands: ``init``, ``audit verify|log`` (other audit verbs: :mod:`.cmd_audit`), ``runs``, ``config show``."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from . import cmd_audit
 from .commands import CommandUsageError, Context, Result, format_table
 
 
@@ -14,7 +15,8 @@ def register(subs: Any) -> None:
     p.set_defaults(func=_init)
 
     audit = subs.add_parser("audit", help="the audit trail").add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = audit.add_parser("verify", help="recompute the hash chain; exit 7 when it is broken")
+    p = audit.add_parser("verify", help="recompute the hash chain against its signed checkpoints; exit 7 when broken")
+    cmd_audit.add_verify_arguments(p)
     p.set_defaults(func=_audit_verify)
     p = audit.add_parser("log", help="list audit events, newest first")
     p.add_argument("--actor")
@@ -26,6 +28,7 @@ def register(subs: Any) -> None:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--offset", type=int, default=0)
     p.set_defaults(func=_audit_log)
+    cmd_audit.register_verbs(audit)
 
     runs_parser = subs.add_parser("runs", help="tracked runs (`runs` alone lists them)")
     _list_options(runs_parser)
@@ -68,10 +71,13 @@ def _init(ctx: Context, args: argparse.Namespace) -> Result:
 def _audit_verify(ctx: Context, args: argparse.Namespace) -> Result:
     from ..audit import queries
 
+    if getattr(args, "folder", None):
+        return cmd_audit.verify_export(args)
     result = queries.verify(ctx.workspace())
     if result.ok:
         return Result(result, f"audit chain intact: {result.checked} events, head #{result.head_seq}")
-    return Result(result, f"audit chain BROKEN at event #{result.first_bad_seq}: {result.reason}", exit_code=7)
+    where = f" at event #{result.first_bad_seq}" if result.first_bad_seq is not None else ""
+    return Result(result, f"audit chain BROKEN{where}: {result.reason}", exit_code=7)
 
 
 class _Events(list[Any]):

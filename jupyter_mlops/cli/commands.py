@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cmd_model",
     "cmd_pipeline",
     "cmd_serve",
+    "cmd_compliance",
 )
 
 

@@ -68,6 +68,11 @@ class SettingsView(Protocol):
         """The notebook a kernel executes (set by the pipeline runner)."""
         ...
 
+    @property
+    def extra(self) -> Mapping[str, Any]:
+        """The other tables of config.toml (``[audit]``, ``[access]``, ``[models]`` ...), unparsed."""
+        ...
+
 
 class StoredRef(Protocol):
     """What storing bytes returns."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .context import current_workspace
@@ -9,12 +10,15 @@ from .context import current_workspace
 if TYPE_CHECKING:
     from ..cards.card import ModelCard
     from ..evaluation.report import EvaluationReport
+    from ..governance.compliance import ComplianceReport
+    from ..governance.policy import Policy
     from ..registry.entities import AliasHistory, AliasMove, ModelTable, ModelVersion, Review
 
 __all__ = [
     "alias_history",
     "approve",
     "build_card",
+    "check_compliance",
     "edit_card",
     "evaluate",
     "get_card",
@@ -284,3 +288,12 @@ def alias_history(name: str, alias: str | None = None) -> AliasHistory:
         Oldest move first; shown as a table in notebooks.
     """
     return current_workspace().models.alias_history(name, alias)
+
+
+def check_compliance(spec: str, policy: Policy | str | Path) -> ComplianceReport:
+    """Check model version ``spec`` against ``policy`` (a file or a parsed :class:`~jupyter_mlops.governance.policy.Policy`).
+
+    See :meth:`jupyter_mlops.governance.compliance.ComplianceService.check`; the report is stored
+    and audited, and ``report.passed`` is true when every rule passed.
+    """
+    return current_workspace().compliance.check(spec, policy)

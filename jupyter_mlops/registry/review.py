@@ -201,10 +201,47 @@ def decide(ctx: Context, spec: str, comment: str, *, approve: bool) -> Review:
             hint=f"its author requests one first with `jupyter-mlops model request-review {ref}`",
         )
     ctx.authorize("model.approve", ref)
-    return _write_review(ctx, row, verb, "pending", "approved" if approve else "rejected", text, {})
+    if not approve:
+        return _write_review(ctx, row, verb, "pending", "rejected", text, {})
+    need = approvals_required(ctx)
+    earlier = _approvers_this_round(ctx, ref)
+    if ctx.actor in earlier:
+        raise ReviewRuleViolation(
+            f"{ctx.actor} already approved {ref} in this review; it needs {need} distinct approvers",
+            value=ctx.actor,
+            hint=f"another reviewer (not {', '.join(sorted(earlier))}, not the author) approves next",
+            field="actor",
+        )
+    after = "approved" if len(earlier) + 1 >= need else "pending"
+    return _write_review(ctx, row, verb, "pending", after, text, {"approvals": len(earlier) + 1, "approvals_required": need})
 
 
-def promote(ctx: Context, spec: str, alias: str | None) -> AliasMove:
+def approvals_required(ctx: Context) -> int:
+    """``[review] approvals_required`` (default 1): distinct reviewers, none of them the author."""
+    review = ctx.settings.extra.get("review", {})
+    value = review.get("approvals_required", 1) if isinstance(review, dict) else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(
+            f"[review] approvals_required must be a whole number of at least 1, got {value!r}",
+            value=repr(value),
+            hint="e.g. approvals_required = 2 in .mlops/config.toml",
+            field="approvals_required",
+        )
+    return value
+
+
+def _approvers_this_round(ctx: Context, ref: str) -> set[str]:
+    """Who approved since the latest review request."""
+    approvers: set[str] = set()
+    for review in queries.reviews(ctx, ref):
+        if review.action == "request":
+            approvers = set()
+        elif review.action == "approve":
+            approvers.add(review.actor)
+    return approvers
+
+
+def promote(ctx: Context, spec: str, alias: str | None, *, gate: Callable[[str, str], object] | None = None) -> AliasMove:
     """Move ``alias`` to ``spec``; the serving alias only to an approved version."""
     from ..tracking import models as mlf
 
@@ -232,6 +269,8 @@ def promote(ctx: Context, spec: str, alias: str | None) -> AliasMove:
         )
     if current == row.version:
         raise Conflict(f"{row.name}@{alias} already points at version {row.version}", value=ref)
+    if guarded and gate is not None:
+        gate(ref, "promote")
     ctx.authorize("model.promote", ref, owner=row.author)
     mlflow_set = False
     try:

@@ -26,6 +26,7 @@ from ..errors import IntegrityError, InvalidInput, MlopsError
 from . import queries
 from . import review as _review
 from .entities import AliasCheck, AliasHistory, AliasMove, ModelTable, ModelVersion, Review
+from .provenance import recorded_artifacts
 from .schema import model_versions
 
 if TYPE_CHECKING:
@@ -89,6 +90,9 @@ class ModelRegistry:
     on_logged
         Called once a version is logged, so the evaluations made of the same model earlier in
         the run attach to it.
+    promotion_gate
+        Called ``(ref, "promote")`` before a serving alias moves; raises to refuse (the
+        governance capability's compliance gate, ``[review] require_compliance``).
     """
 
     def __init__(
@@ -99,12 +103,14 @@ class ModelRegistry:
         evaluation_of: EvidenceLookup | None = None,
         card_of: EvidenceLookup | None = None,
         on_logged: LoggedHook | None = None,
+        promotion_gate: Callable[[str, str], object] | None = None,
     ) -> None:
         self.ctx = ctx
         self.data = data
         self.evaluation_of = evaluation_of
         self.card_of = card_of
         self.on_logged = on_logged
+        self.promotion_gate = promotion_gate
 
     # -- logging --------------------------------------------------------------------------------
     def log_model(
@@ -302,13 +308,18 @@ class ModelRegistry:
 
     # -- loading --------------------------------------------------------------------------------
     def load_model(self, spec: str) -> Any:
-        """Load a version after re-hashing every artifact file; refuse changed bytes.
+        """Load a version after re-hashing every artifact file against its signed ``model.log`` event.
+
+        The hashes come from the audit-chained event (proven against its signed checkpoint), not
+        from the mutable registry row (:mod:`jupyter_mlops.registry.provenance`).
 
         Raises
         ------
         IntegrityError
             A file changed, appeared or disappeared since logging (the message names it), the
-            registry record was altered, or MLflow's alias points at another version.
+            registry record or its audit event was altered, or MLflow's alias points at another version.
+        PermissionDenied
+            A pickle-family model while ``[models] allow_pickle`` is not true.
         """
         from ..tracking import models as mlf
 
@@ -329,8 +340,9 @@ class ModelRegistry:
                     hint="the alias was moved outside jupyter-mlops; move it back with "
                     f"`jupyter-mlops model promote {mv.ref} --alias {vs.alias}`",
                 )
-        with mlf.fetch_verified(self.ctx.tracking, mv.artifact_uri, mv.manifest, ref=mv.ref) as folder:
-            model = mlf.load_verified(folder, serialization=mv.serialization, trusted_types=mv.trusted_types, ref=mv.ref)
+        manifest, serialization, trusted = recorded_artifacts(self.ctx, mv)  # the signed chain's record, not the row
+        with mlf.fetch_verified(self.ctx.tracking, mv.artifact_uri, manifest, ref=mv.ref) as folder:
+            model = mlf.load_verified(folder, serialization=serialization, trusted_types=trusted, ref=mv.ref)
         _remember(self.ctx, model, mv.ref, mlf.model_sha256(model))  # evaluate(model) then knows its version
         return model
 
@@ -353,7 +365,7 @@ class ModelRegistry:
         Aliases are case-insensitive (stored and set in lower case); the serving aliases are
         ``[review] serving_aliases`` (``champion``, ``production``, ``prod``, ``live`` by default).
         """
-        return _review.promote(self.ctx, spec, alias)
+        return _review.promote(self.ctx, spec, alias, gate=self.promotion_gate)
 
     def check_aliases(self) -> AliasCheck:
         """Aliases not in lower case in MLflow or the alias history (``jupyter-mlops model check-aliases``)."""

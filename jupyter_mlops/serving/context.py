@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..cards.service import CardService
     from ..data.service import DataService
     from ..evaluation.service import EvaluationService
+    from ..governance.compliance import ComplianceService
     from ..registry.service import ModelRegistry
 
 __all__ = ["ServingContext"]
@@ -35,3 +36,6 @@ class ServingContext(Context, Protocol):
 
     @property
     def cards(self) -> CardService: ...
+
+    @property
+    def compliance(self) -> ComplianceService: ...

@@ -4,9 +4,9 @@
 they touch a model. A refusal is a :class:`~jupyter_mlops.errors.ReviewRuleViolation` that names
 the missing step (evaluation, card, review request, approval) and the command that does it.
 
-:func:`require_compliance` is where the governance capability hooks in: once compliance reports
-exist (the governance issue), a version without a passing one is refused there too, by the same
-three commands, with no change to them.
+:func:`require_compliance` is where the governance capability hooks in: with ``[review]
+require_compliance = POLICY`` a version without a passing report against that policy is refused
+by the same three commands (and a failed report is refused always).
 """
 
 from __future__ import annotations
@@ -55,25 +55,16 @@ def _missing_steps(ctx: ServingContext, mv: ModelVersion) -> str:
 
 
 def compliance_report(ctx: ServingContext, mv: ModelVersion) -> Any | None:
-    """The version's latest compliance report, or ``None``.
-
-    Compliance reports are written by the governance capability, which is not part of this
-    release yet; until it is, no version has one.
-    """
-    return None
+    """The version's latest compliance report (:class:`~jupyter_mlops.governance.compliance.ComplianceReport`), or ``None``."""
+    return ctx.compliance.latest_for(mv.ref)
 
 
 def require_compliance(ctx: ServingContext, mv: ModelVersion, *, action: str = "serve") -> None:
-    """Refuse a version whose latest compliance report exists and did not pass.
+    """Refuse a version without a passing compliance report when ``[review] require_compliance`` names a policy.
 
-    The governance issue makes a passing report mandatory here (refusing ``None`` with
-    "check_compliance first"); ``serve``, ``package`` and ``deploy`` already call this.
+    Without that setting, a version whose latest report failed is refused and one without a
+    report is served (:func:`jupyter_mlops.governance.gate.require_passing_report`).
     """
-    report = compliance_report(ctx, mv)
-    if report is not None and not bool(getattr(report, "passed", False)):
-        raise ReviewRuleViolation(
-            f"cannot {action} {mv.ref}: its compliance report did not pass",
-            value=mv.ref,
-            hint=f"fix what the report names, then `jupyter-mlops compliance check {mv.ref}` again",
-            missing=["compliance"],
-        )
+    from ..governance.gate import require_passing_report
+
+    require_passing_report(ctx, mv.ref, action=action)

@@ -347,6 +347,7 @@ class ActiveRun:
                     "run",
                     self.run_id,
                     {
+                        "name": self.name,  # so a reader of this event alone (OpenLineage) names the job
                         "status": self.status,
                         "error": self.error,
                         "params": sorted(self.params),
