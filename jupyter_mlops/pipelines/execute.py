@@ -306,11 +306,63 @@ def _kernel_manager_class() -> type:
     return MlopsKernelManager
 
 
+class KernelStartupError(Exception):
+    """Wraps what ``before_cells`` raised, so it is re-raised as itself and not taken for a notebook failure."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+_client_classes: dict[type, type] = {}
+
+
+def _client_class(base: type) -> type:
+    """papermill's notebook client, with a ``before_cells`` step while the kernel boots.
+
+    nbclient launches the kernel process and then waits for it to answer; ``before_cells`` runs
+    between the two, in the calling thread, so work the parent must do before any cell runs (open
+    the stage run in MLflow) overlaps the kernel's own start-up on another core. What it returns
+    is set in the kernel's ``os.environ`` by a silent request before the first cell, so the
+    notebook sees exactly the environment it would have been started with.
+    """
+    if base in _client_classes:
+        return _client_classes[base]
+
+    class MlopsNotebookClient(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, mlops_before_cells: Callable[[], Mapping[str, str]] | None = None, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            self.mlops_before_cells = mlops_before_cells
+
+        def start_new_kernel_client(self) -> Any:
+            extra: Mapping[str, str] = {}
+            if self.mlops_before_cells is not None:
+                try:
+                    extra = self.mlops_before_cells()
+                except BaseException as exc:
+                    self._cleanup_kernel()  # the kernel was launched: it must not outlive this failure
+                    raise KernelStartupError(exc) from exc
+            kc = super().start_new_kernel_client()
+            if extra:
+                code = f"__import__('os').environ.update({json.dumps(dict(extra))})"
+                reply = self.wait_for_reply(kc.execute(code, silent=True, store_history=False))
+                if (reply or {}).get("content", {}).get("status") != "ok":
+                    self._cleanup_kernel()
+                    raise KernelStartupError(PipelineError("the kernel refused its environment before the first cell"))
+            return kc
+
+    _client_classes[base] = MlopsNotebookClient
+    return MlopsNotebookClient
+
+
 def _register_engine() -> None:
     """Register our engine with papermill's engine registry (once per process)."""
     global _registered
     if _registered:
         return
+    from .imports import import_papermill
+
+    import_papermill()
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
@@ -343,8 +395,9 @@ def _register_engine() -> None:
                 handle.km = client.km
                 client.km.mlops_handle = handle
 
-            client = PapermillNotebookClient(
+            client = _client_class(PapermillNotebookClient)(
                 nb_man,
+                mlops_before_cells=kwargs.pop("mlops_before_cells", None),
                 timeout=timeout,
                 startup_timeout=kwargs.pop("start_timeout", 60),
                 kernel_name=kernel_name,
@@ -451,7 +504,7 @@ def _classify_executed(
 
 def execute_notebook(
     input_path: Path,
-    output_path: Path,
+    output_path: Path | Callable[[], Path],
     *,
     parameters: Mapping[str, Any] | None = None,
     kernel_name: str | None = None,
@@ -461,11 +514,14 @@ def execute_notebook(
     on_event: ProgressCallback | None = None,
     start_timeout: float = 60,
     stop_when: Callable[[], str | None] | None = None,
+    before_cells: Callable[[], Mapping[str, str]] | None = None,
 ) -> Execution:
     """Execute ``input_path`` with papermill and write the executed notebook to ``output_path``.
 
     Parameters
     ----------
+    output_path:
+        Where the executed notebook goes, or a function that says so once the cells have run.
     timeout:
         Per-cell limit in seconds (papermill's ``execution_timeout``); ``None`` for no limit.
     env:
@@ -475,6 +531,10 @@ def execute_notebook(
     stop_when:
         Polled every half second while the notebook runs; when it returns a reason, the kernel is
         killed and the outcome is KILLED with that reason.
+    before_cells:
+        Called in this thread once the kernel process is launched, while it starts up and before
+        any cell runs; the variables it returns are set in the kernel's environment first. What
+        it raises is raised from here unchanged (the kernel is shut down).
 
     Returns
     -------
@@ -508,11 +568,14 @@ def execute_notebook(
             mlops_env=env,
             mlops_cwd=str(cwd) if cwd else None,
             execution_timeout=timeout,
+            mlops_before_cells=before_cells,
         )
     except PapermillExecutionError:
         nb = ledger.nb
     except KeyboardInterrupt:
         raise
+    except KernelStartupError as err:
+        raise err.error from None
     except Exception as err:  # DeadKernelError, CellTimeoutError, kernel start failures ...
         exc = err
         nb = ledger.nb
@@ -532,6 +595,8 @@ def execute_notebook(
     import nbformat
 
     text: str = nbformat.writes(nb)  # type: ignore[no-untyped-call]
+    if callable(output_path):
+        output_path = output_path()
     write_atomic(output_path, text.encode("utf-8"))
     return Execution(
         outcome=info["outcome"].value,
