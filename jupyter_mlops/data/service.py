@@ -296,8 +296,7 @@ class DataService:
                 return r.object_id, int(r.size_bytes)
         kind = prepared["kind"]
         if kind in ("frame", "series"):
-            buf = encode_frame(obj, prepared["schema"])
-            stored = self.ctx.objects.put_bytes(memoryview(buf))  # type: ignore[arg-type]
+            stored = self.ctx.objects.put_stream(lambda sink: encode_frame(obj, prepared["schema"], sink))
             return stored.object_id, stored.size
         if kind == "file":
             stored = self.ctx.objects.put_file(prepared["path"])
