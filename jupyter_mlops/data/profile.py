@@ -8,8 +8,8 @@ values), so no later rendering can leak a raw value by accident.
 Distinct counts of long numeric and date columns are estimated, not counted: an exact
 ``nunique()`` builds a hash table of every value, and on a 1 GB frame that cost more than the
 fingerprint, the rest of the profile and the Parquet snapshot together. Above
-:data:`EXACT_DISTINCT_ROWS` rows, each value is hashed (``pandas.util.hash_array``, 64 bits, one
-vectorised pass) and only the distinct hashes below a threshold that keeps about
+:data:`EXACT_DISTINCT_ROWS` rows, each value is hashed (64 bits, a splitmix64-style mix computed
+in place with numpy) and only the distinct hashes below a threshold that keeps about
 :data:`DISTINCT_SAMPLE` of them are counted: a KMV ("theta") sketch, the estimator of Apache
 DataSketches' Theta sketch, computed with numpy because that library updates one value per
 Python call. The estimate is deterministic (the same data gives the same number, so diffs stay
@@ -36,6 +36,7 @@ TOP_VALUES = 5
 EXACT_DISTINCT_ROWS = 1_000_000
 DISTINCT_SAMPLE = 1 << 16
 _MIN_KEPT = 1024
+_MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9
 DISTINCT_METHOD = (
     f"exact up to {EXACT_DISTINCT_ROWS:,} rows and for text, category and boolean columns; above, for numbers and"
     f" dates, a KMV (theta) sketch of 64-bit value hashes keeping about {DISTINCT_SAMPLE:,} of them"
@@ -96,6 +97,7 @@ def _estimated_distinct(col: pd.Series, non_null: int) -> tuple[int, float] | No
     import pandas as pd
     from pandas.api import types as pdt
 
+    mix1, mix2 = np.uint64(_MIX1), np.uint64(_MIX2)
     dtype = col.dtype
     numeric = pdt.is_numeric_dtype(dtype) and not pdt.is_bool_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
     dated = pdt.is_datetime64_any_dtype(dtype) or pdt.is_timedelta64_dtype(dtype)
@@ -107,11 +109,22 @@ def _estimated_distinct(col: pd.Series, non_null: int) -> tuple[int, float] | No
         if isinstance(dtype, pd.DatetimeTZDtype):
             values = col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
         values = values.view("i8")
-        values = values[values != np.iinfo("i8").min]  # NaT
-    elif values.dtype.kind == "f":
-        values = values[~np.isnan(values)] + 0.0  # nunique drops NaN and counts -0.0 as 0.0
+        if non_null < len(values):
+            values = values[values != np.iinfo("i8").min]  # NaT
+        hashes = values.view("u8") * mix1
+    else:
+        if values.dtype.kind == "f":
+            values = values[~np.isnan(values)] if non_null < len(values) else values
+            values = values.astype("f8") + 0.0  # nunique counts -0.0 as 0.0; a new array, hashed in place
+        else:
+            values = values.astype("i8")
+        hashes = values.view("u8")
+        hashes *= mix1
+    # A splitmix64-style mix (multiply, xor-shift, multiply): every input bit reaches the top bits
+    # the threshold looks at, at a fifth of pandas.util.hash_array's cost.
+    hashes ^= hashes >> np.uint64(32)
+    hashes *= mix2
     theta = min(1.0, DISTINCT_SAMPLE / max(1, non_null))
-    hashes = pd.util.hash_array(values, categorize=False)
     kept = np.unique(hashes[hashes < np.uint64(min(theta * 2.0**64, 2.0**64 - 2048))])
     if len(kept) < _MIN_KEPT:
         return None
