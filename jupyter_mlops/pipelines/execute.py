@@ -340,16 +340,22 @@ def _client_class(base: type) -> type:
                 try:
                     extra = self.mlops_before_cells()
                 except BaseException as exc:
-                    self._cleanup_kernel()  # the kernel was launched: it must not outlive this failure
+                    self._stop_unused_kernel()
                     raise KernelStartupError(exc) from exc
             kc = super().start_new_kernel_client()
             if extra:
                 code = f"__import__('os').environ.update({json.dumps(dict(extra))})"
                 reply = self.wait_for_reply(kc.execute(code, silent=True, store_history=False))
                 if (reply or {}).get("content", {}).get("status") != "ok":
-                    self._cleanup_kernel()
+                    self._stop_unused_kernel()
                     raise KernelStartupError(PipelineError("the kernel refused its environment before the first cell"))
             return kc
+
+        def _stop_unused_kernel(self) -> None:
+            """Kill the launched kernel at once: no cell ran, and a graceful stop would first
+            interrupt it mid-import (a KeyboardInterrupt traceback on the terminal)."""
+            self.shutdown_kernel = "immediate"
+            self._cleanup_kernel()
 
     _client_classes[base] = MlopsNotebookClient
     return MlopsNotebookClient
