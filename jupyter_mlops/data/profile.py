@@ -115,7 +115,7 @@ def _estimated_distinct(col: pd.Series, non_null: int) -> tuple[int, float] | No
     else:
         if values.dtype.kind == "f":
             values = values[~np.isnan(values)] if non_null < len(values) else values
-            values = values.astype("f8") + 0.0  # nunique counts -0.0 as 0.0; a new array, hashed in place
+            values = np.add(values, 0.0, dtype="f8")  # nunique counts -0.0 as 0.0; a new array, hashed in place
         else:
             values = values.astype("i8")
         hashes = values.view("u8")
@@ -152,6 +152,23 @@ def _column_profile(col: pd.Series, name: str, masked: bool) -> dict[str, Any]:
     if pdt.is_bool_dtype(col.dtype):
         counts = col.value_counts(dropna=True).head(TOP_VALUES)
         out["top"] = [[_json_scalar(k), int(v)] for k, v in counts.items()]
+    elif (
+        getattr(col.dtype, "kind", "") in "iuf"
+        and out["nulls"] == 0
+        and len(col) > 1
+        and not isinstance(col.dtype, pd.CategoricalDtype)
+    ):
+        # No missing values: numpy straight on the array, the same numbers as pandas' reductions
+        # below (same summation order) without a missing-value mask per statistic.
+        arr = col.to_numpy()
+        values = arr if arr.dtype.kind == "f" else arr.astype("float64")
+        mean = values.mean()
+        out.update(
+            min=_json_scalar(arr.min()),
+            max=_json_scalar(arr.max()),
+            mean=_json_scalar(mean),
+            std=_json_scalar(values.std(ddof=1)),
+        )
     elif pdt.is_numeric_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype):
         values = col.astype("float64") if not pdt.is_float_dtype(col.dtype) else col
         out.update(

@@ -22,8 +22,9 @@ __all__ = ["SERIES_COLUMN", "decode_frame", "encode_frame", "manifest_bytes", "p
 
 SERIES_COLUMN = "__mlops_series__"
 _WRITE_OPTIONS: dict[str, Any] = {
-    "compression": "zstd",
-    "compression_level": 3,
+    # Snappy, Parquet's default codec: zstd level 3 took 1.6x its CPU time on numeric data for
+    # files 17 % smaller, and the first version of a frame waits for it (issue 16).
+    "compression": "snappy",
     "row_group_size": 1 << 20,
     "use_dictionary": True,
     "write_statistics": True,
