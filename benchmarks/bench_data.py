@@ -1,6 +1,15 @@
-"""Fingerprint throughput against the physical limit, the DVC-style path and MLflow's digest.
+"""Fingerprint throughput against the physical limit, the DVC-style path and MLflow's digest;
+a first data version against one Parquet write (issue 16).
 
-Run: ``python benchmarks/bench_data.py [--rows 10000000] [--mlflow-rows 1000000]``.
+Run: ``python benchmarks/bench_data.py [--rows 10000000] [--mlflow-rows 1000000]``;
+``python benchmarks/bench_data.py --first-version [--rounds 3]`` runs only the issue 16 part.
+
+First version (issue 16, goal <= 2x): ``ws.data.version(df, name)`` of a ~0.9 GB numeric frame
+(fingerprint, profile, Parquet snapshot fsynced into the object store, catalogue row, audit event)
+against one ``pyarrow.parquet.write_table(pa.Table.from_pandas(df), path)`` with pyarrow's
+defaults. Each is timed in a fresh process, alternating which goes first in each round, and each
+reports its peak memory above the frame itself (``VmHWM`` after resetting it through
+``/proc/self/clear_refs`` once the frame is built) as a multiple of the frame's size.
 
 Prints, in one run: memory read bandwidth (numpy sum of 1 GB, single pass) as the ceiling;
 single-thread BLAKE3 and SHA-256 over the same bytes; ``pandas.util.hash_pandas_object``; our
@@ -15,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -52,12 +62,91 @@ def frame_bytes(df: pd.DataFrame) -> int:
     return int(df.memory_usage(index=False, deep=True).sum())
 
 
+def _rss_now() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak() -> int:
+    with open("/proc/self/status") as fh:
+        line = next(x for x in fh if x.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
+def child(what: str, rows: int) -> None:
+    """One measurement in this fresh process; prints ``seconds peak_extra_bytes frame_bytes``."""
+    import gc
+
+    df = numeric_frame(rows)
+    gc.collect()
+    with tempfile.TemporaryDirectory() as tmp:
+        if what == "version":
+            import jupyter_mlops as mlops
+
+            ws = mlops.init(Path(tmp) / "p", user="bench")
+
+            def run() -> None:
+                ws.data.version(df, "big")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            def run() -> None:
+                pq.write_table(pa.Table.from_pandas(df), Path(tmp) / "df.parquet")
+
+        base = _rss_now()
+        with open("/proc/self/clear_refs", "w") as fh:  # reset VmHWM to the current RSS
+            fh.write("5")
+        t0, c0 = time.perf_counter(), time.process_time()
+        run()
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(seconds, max(0, _peak() - base), frame_bytes(df), cpu)
+
+
+def first_version(rows: int, rounds: int) -> None:
+    import statistics
+    import subprocess
+    import sys
+
+    results: dict[str, list[tuple[float, int, int, float]]] = {"parquet": [], "version": []}
+    for i in range(rounds):
+        for what in ("parquet", "version") if i % 2 == 0 else ("version", "parquet"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", what, "--rows", str(rows)], capture_output=True, text=True, check=True
+            ).stdout.split()
+            results[what].append((float(out[0]), int(out[1]), int(out[2]), float(out[3])))
+    size = results["version"][0][2]
+    med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
+    mem = {k: max(r[1] for r in v) / size for k, v in results.items()}
+    cpu = {k: statistics.median(r[3] for r in v) for k, v in results.items()}
+    ratio = med["version"] / med["parquet"]
+    print(f"first data version of a {size / 1e9:.2f} GB numeric frame ({rows:,} rows), {rounds} alternating rounds, medians")
+    for key, label in (
+        ("parquet", "pyarrow.parquet.write_table (defaults)"),
+        ("version", "ws.data.version (first version)       "),
+    ):
+        print(f"  {label} {med[key]:6.2f} s ({cpu[key]:5.2f} s CPU)   peak memory +{mem[key]:.2f}x the frame")
+    print(
+        f"  -> ratio {ratio:.2f}x (CPU time {cpu['version'] / cpu['parquet']:.2f}x)   goal <= 2x   {'OK' if ratio <= 2 else 'MISSED'}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--string-rows", type=int, default=3_000_000)
     parser.add_argument("--mlflow-rows", type=int, default=1_000_000)
+    parser.add_argument("--first-version", action="store_true", help="only the first-version ratio and peak memory")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child", choices=["parquet", "version"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args.child, args.rows)
+        return
+    big_rows = max(args.rows, int(1e9 / 80))  # about 1 GB
+    if args.first_version:
+        first_version(big_rows, args.rounds)
+        return
 
     from jupyter_mlops.data.fingerprint import fingerprint_object
 
@@ -120,7 +209,7 @@ def main() -> None:
 
     import jupyter_mlops as mlops
 
-    big = numeric_frame(max(args.rows, int(1e9 / 80)))  # about 1 GB
+    big = numeric_frame(big_rows)
     with tempfile.TemporaryDirectory() as tmp:
         ws = mlops.init(Path(tmp) / "p", user="bench")
         t0 = time.perf_counter()
@@ -137,6 +226,9 @@ def main() -> None:
         written = store_bytes() - before
     print(f"\nversioning a {frame_bytes(big) / 1e9:.2f} GB frame: first {t_first:.1f} s (fingerprint, profile, Parquet snapshot)")
     print(f"re-versioning it unchanged: {t_again:.2f} s, returned {again.spec}, new bytes written: {written}")
+    del big
+    print()
+    first_version(big_rows, args.rounds)
 
 
 if __name__ == "__main__":

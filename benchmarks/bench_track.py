@@ -3,7 +3,8 @@
 1. Median synchronous overhead per *untracked* cell with the extension loaded
    (goal: under 50 us; the floor for a cheap post_run_cell hook is 1-2 us).
 2. Median time of a ``%%track`` cell that logs 5 params and 5 metrics, as a ratio to the same
-   logging written by hand with MLflow's fluent API on the same SQLite store (goal: <= 1.3x).
+   logging written by hand with MLflow's fluent API on the same SQLite store (issue 2's goal was
+   <= 1.3x; issue 16's is <= 1.15x). The two are interleaved, one of each per round.
 3. Time of ``%load_ext jupyter_mlops`` in a fresh interpreter (goal: under 0.25 s).
 
 Usage: python benchmarks/bench_track.py [--runs N]
@@ -114,7 +115,7 @@ def main() -> None:
     print(f"  %%track cell, 5 params + 5 metrics   {ours * 1e3:8.1f} ms")
     print(f"  same logging by hand, MLflow fluent  {theirs * 1e3:8.1f} ms")
     print(
-        f"  -> ratio                             {ours / theirs:8.2f} x    goal <= 1.3x   {'OK' if ours / theirs <= 1.3 else 'MISSED'}"
+        f"  -> ratio                             {ours / theirs:8.2f} x    goal <= 1.15x   {'OK' if ours / theirs <= 1.15 else 'MISSED'}"
     )
 
 

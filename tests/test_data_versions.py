@@ -265,3 +265,54 @@ def test_list_and_show(ws: mlops.Workspace) -> None:
     assert [v.spec for v in mlops.list_data("arrests")] == ["arrests@1"]
     assert ws.data.show("dtypes@latest").n_cols == 17
     assert "dtypes@1" in str(listed) and "arrests@1" in listed._repr_html_()
+
+
+def test_long_numeric_columns_get_a_stated_distinct_estimate_and_short_ones_an_exact_count() -> None:
+    from jupyter_mlops.data.profile import EXACT_DISTINCT_ROWS, profile_frame
+
+    rng = np.random.default_rng(7)
+    n = EXACT_DISTINCT_ROWS + 200_000
+    long = pd.DataFrame(
+        {
+            "f": np.where(np.arange(n) % 9 == 0, np.nan, rng.random(n)),
+            "i": rng.integers(0, 300_000, n),
+            "ts": pd.date_range("2001-01-01", periods=n, freq="s"),
+            "few": rng.integers(0, 40, n),  # too few distinct values for the sketch: counted
+        }
+    )
+    profile = profile_frame(long)
+    cols = {c["name"]: c for c in profile["columns"]}
+    for name in ("f", "i", "ts"):
+        exact = long[name].nunique()
+        assert cols[name]["distinct_estimated"] is True
+        assert abs(cols[name]["distinct"] - exact) <= 4 * cols[name]["distinct_rse"] * exact, (name, cols[name], exact)
+    assert cols["few"]["distinct"] == 40 and "distinct_estimated" not in cols["few"]
+    assert "KMV" in profile["distinct_method"]
+    assert profile_frame(long) == profile  # deterministic: an unchanged column never shows as changed in a diff
+    short = profile_frame(long.head(1000))
+    assert "distinct_method" not in short
+    assert [c["distinct"] for c in short["columns"]] == [long.head(1000)[c].nunique() for c in long.columns]
+
+
+def test_a_frame_snapshot_streams_into_the_store_once(ws: mlops.Workspace) -> None:
+    import hashlib
+
+    from jupyter_mlops.data.snapshot import encode_frame
+
+    df = arrests()
+    v = ws.data.version(df.copy(), "streamed")
+    stored = ws.objects.path(v.object_id).read_bytes()
+    assert hashlib.sha256(stored).hexdigest() == v.object_id and len(stored) == v.size_bytes
+    assert stored == encode_frame(arrests(), v.schema).to_pybytes()  # the same bytes as the in-memory encoding
+    again = ws.objects.put_stream(lambda sink: encode_frame(arrests(), v.schema, sink))
+    assert (again.object_id, again.created) == (v.object_id, False)
+    assert [p.name for p in ws.objects.root.rglob(".tmp-*")] == []
+
+    def broken(sink: object) -> None:
+        sink.write(b"half a snapshot")  # type: ignore[attr-defined]
+        raise OSError("disk gone")
+
+    before = sorted(p.name for p in ws.objects.root.rglob("*"))
+    with pytest.raises(OSError, match="disk gone"):
+        ws.objects.put_stream(broken)
+    assert sorted(p.name for p in ws.objects.root.rglob("*")) == before

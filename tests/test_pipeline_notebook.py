@@ -22,7 +22,10 @@ def _statuses(ws: mlops.Workspace) -> list[str]:
 def test_success_tracks_children_metrics_and_output(ws: mlops.Workspace) -> None:
     nb = write_notebook(
         ws.settings.root / "train.ipynb",
-        ["import jupyter_mlops as mlops\nwith mlops.start_run('fit') as r:\n    r.log_metric('score', a * 2)"],
+        [
+            "import jupyter_mlops as mlops\nwith mlops.start_run('fit') as r:\n    r.log_metric('score', a * 2)",
+            "import os\nprint('parent', os.environ['JUPYTER_MLOPS_PARENT_RUN_ID'])",  # set while the kernel booted
+        ],
         "a = 1",
     )
     with pytest.warns(UnknownParameterWarning, match="zz"):
@@ -31,6 +34,7 @@ def test_success_tracks_children_metrics_and_output(ws: mlops.Workspace) -> None
     assert rec.metrics == {"score": 6.0}
     assert rec.unknown_parameters == ("zz",)
     assert Path(rec.output_path or "").is_file()
+    assert f"parent {rec.run_id}" in Path(rec.output_path or "").read_text()
     assert rec.output_object_id and ws.objects.verify(rec.output_object_id) is None
     children = [r for r in ws.list_runs() if r.parent_run_id == rec.run_id]
     assert [c.name for c in children] == ["fit"]
@@ -72,3 +76,28 @@ def test_parameters_without_parameters_cell_write_nothing(ws: mlops.Workspace) -
         ws.pipelines.run_notebook(ws.settings.root / "missing.ipynb")
     assert len(ws.audit_events(limit=1000)) == before
     assert _statuses(ws) == []
+
+
+def test_a_stage_run_that_cannot_open_stops_its_kernel_and_records_nothing(tmp_path: Path) -> None:
+    # The kernel is launched before the stage run opens (the two overlap); when opening fails,
+    # the kernel must not outlive the error and nothing may be recorded.
+    import os
+
+    from jupyter_mlops.errors import WorkspaceCorrupt
+
+    mlops.init(tmp_path / "p", user="alice")
+    nb = write_notebook(tmp_path / "p" / "nb.ipynb", ["print('never')"])
+    (tmp_path / "p" / ".mlops" / "mlflow.db").write_bytes(b"not a database" * 100)
+    ws = mlops.Workspace.open(tmp_path / "p", user="alice")
+    before = len(ws.audit_events(limit=1000))
+
+    def children() -> set[str]:
+        return set(Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split())
+
+    others = children()
+    with pytest.raises(WorkspaceCorrupt, match="mlflow.db"):
+        ws.pipelines.run_notebook(nb)
+    assert children() <= others  # no kernel left behind
+    assert len(ws.audit_events(limit=1000)) == before
+    assert _statuses(ws) == []
+    assert not list((tmp_path / "p" / ".mlops").glob("outputs/*.ipynb"))

@@ -243,7 +243,7 @@ def _make_demo(ctx: Ctx) -> None:
 
 COMMANDS: dict[str, Callable[[Ctx], None]] = {"make test": _make_test, "make demo": _make_demo}
 #: Benchmarks print figures for minutes and pass no verdict: the script named must exist and compile.
-BENCHMARK = re.compile(r"^\.venv/bin/python (benchmarks/bench_\w+\.py)$")
+BENCHMARK = re.compile(r"^\.venv/bin/python (benchmarks/bench_\w+\.py)( --[\w-]+)*$")
 
 
 # -- running ---------------------------------------------------------------------------------------------

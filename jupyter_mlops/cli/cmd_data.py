@@ -94,7 +94,8 @@ def _show(ctx: Context, args: argparse.Namespace) -> Result:
             stats = ", ".join(f"{k}={col[k]}" for k in ("min", "max", "mean", "std") if col.get(k) is not None)
             if col.get("top"):
                 stats += (", " if stats else "") + "top " + ", ".join(f"{v} ({n})" for v, n in col["top"])
-        lines.append(f"  {col['name']}: {col['dtype']}, {col['nulls']} nulls, {col.get('distinct')} distinct; {stats}")
+        distinct = ("~" if col.get("distinct_estimated") else "") + str(col.get("distinct"))
+        lines.append(f"  {col['name']}: {col['dtype']}, {col['nulls']} nulls, {distinct} distinct; {stats}")
     return Result(version, "\n".join(lines))
 
 

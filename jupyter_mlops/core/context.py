@@ -15,10 +15,10 @@ time this module needs only the standard library (SQLAlchemy's ``Connection`` is
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -96,6 +96,10 @@ class ObjectStore(Protocol):
 
     def put_file(self, source: str | Path) -> StoredRef:
         """Store a file's bytes once."""
+        ...
+
+    def put_stream(self, write: Callable[[BinaryIO], object]) -> StoredRef:
+        """Store what ``write`` writes to the file it is given (hashed on the way to disk) once."""
         ...
 
     def open_verified(self, object_id: str) -> bytes:

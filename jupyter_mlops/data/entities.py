@@ -36,9 +36,10 @@ def _profile_rows(columns: list[dict[str, Any]]) -> str:
         else:
             top = ", ".join(f"{escape(v)} ({n})" for v, n in c.get("top") or [])
             stats = "".join(f"<td>{escape(_fmt(c.get(k)))}</td>" for k in _STATS) + f"<td>{top}</td>"
+        distinct = ("~" if c.get("distinct_estimated") else "") + escape(c.get("distinct"))
         rows.append(
             f"<tr><td><b>{escape(c['name'])}</b></td><td><code>{escape(c.get('dtype'))}</code></td>"
-            f"<td>{escape(c.get('nulls'))}</td><td>{escape(c.get('distinct'))}</td>{stats}</tr>"
+            f"<td>{escape(c.get('nulls'))}</td><td>{distinct}</td>{stats}</tr>"
         )
     head = (
         "<tr><th>column</th><th>dtype</th><th>nulls</th><th>distinct</th>"

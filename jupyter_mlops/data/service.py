@@ -110,10 +110,18 @@ class DataService:
             return existing
         parent = self._parent_of(obj, prepared["fingerprint"])
         if prepared["profile"] is None:
+            # The profile (numpy, which releases the GIL in its loops) runs on a helper thread while
+            # the Parquet snapshot is encoded (in C++, GIL released too): on two cores they overlap.
+            from concurrent.futures import ThreadPoolExecutor
+
             from .profile import profile_frame
 
-            prepared["profile"] = profile_frame(obj, frozenset(sens))
-        object_id, size = self._snapshot(obj, prepared)
+            with ThreadPoolExecutor(1, thread_name_prefix="mlops-profile") as pool:
+                profiling = pool.submit(profile_frame, obj, frozenset(sens))
+                object_id, size = self._snapshot(obj, prepared)
+                prepared["profile"] = profiling.result()
+        else:
+            object_id, size = self._snapshot(obj, prepared)
         src = {**prepared["source"], **{str(k): str(v)[:500] for k, v in (source or {}).items()}}
         if run is not None:
             src.update(run_id=run.run_id, **{k: str(run.source[k]) for k in ("notebook", "cell_id") if run.source.get(k)})
@@ -296,8 +304,7 @@ class DataService:
                 return r.object_id, int(r.size_bytes)
         kind = prepared["kind"]
         if kind in ("frame", "series"):
-            buf = encode_frame(obj, prepared["schema"])
-            stored = self.ctx.objects.put_bytes(memoryview(buf))  # type: ignore[arg-type]
+            stored = self.ctx.objects.put_stream(lambda sink: encode_frame(obj, prepared["schema"], sink))
             return stored.object_id, stored.size
         if kind == "file":
             stored = self.ctx.objects.put_file(prepared["path"])

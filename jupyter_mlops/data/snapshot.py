@@ -10,7 +10,7 @@ and the caller re-fingerprints the result, so a load either returns the exact fr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..core.hashing import canonical_json
 from ..errors import IntegrityError
@@ -22,8 +22,9 @@ __all__ = ["SERIES_COLUMN", "decode_frame", "encode_frame", "manifest_bytes", "p
 
 SERIES_COLUMN = "__mlops_series__"
 _WRITE_OPTIONS: dict[str, Any] = {
-    "compression": "zstd",
-    "compression_level": 3,
+    # Snappy, Parquet's default codec: zstd level 3 took 1.6x its CPU time on numeric data for
+    # files 17 % smaller, and the first version of a frame waits for it (issue 16).
+    "compression": "snappy",
     "row_group_size": 1 << 20,
     "use_dictionary": True,
     "write_statistics": True,
@@ -54,18 +55,35 @@ def _storage_names(schema: dict[str, Any]) -> list[str]:
     return [f"c{i}" for i in range(len(names))]
 
 
-def encode_frame(obj: pd.DataFrame | pd.Series, schema: dict[str, Any]) -> Any:
-    """Serialize a frame or series to Parquet bytes (a ``pyarrow.Buffer``), deterministically."""
+def encode_frame(obj: pd.DataFrame | pd.Series, schema: dict[str, Any], sink: BinaryIO | None = None) -> Any:
+    """Serialize a frame or series to Parquet, deterministically.
+
+    Written to ``sink`` (a writable binary file, e.g. the object store's temporary file: no copy
+    of the snapshot is held in memory) or, without one, returned as a ``pyarrow.Buffer``.
+    Dictionary encoding is used for every column except floating-point, date and duration ones,
+    whose values rarely repeat: Parquet would build a dictionary for them and then give it up,
+    which cost as much as writing them.
+    """
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     frame = obj.to_frame(name=SERIES_COLUMN) if isinstance(obj, pd.Series) else obj
-    frame = frame.set_axis(_storage_names(schema) if not isinstance(obj, pd.Series) else [SERIES_COLUMN], axis=1)
+    names = _storage_names(schema) if not isinstance(obj, pd.Series) else [SERIES_COLUMN]
+    frame = frame.set_axis(names, axis=1)
     table = pa.Table.from_pandas(frame, preserve_index=None).combine_chunks()
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, **_WRITE_OPTIONS)
-    return sink.getvalue()
+    dictionary = [
+        f.name
+        for f in table.schema
+        if not (pa.types.is_floating(f.type) or pa.types.is_temporal(f.type) or pa.types.is_decimal(f.type))
+    ]
+    options = {**_WRITE_OPTIONS, "use_dictionary": dictionary}
+    if sink is not None:
+        pq.write_table(table, sink, **options)
+        return None
+    out = pa.BufferOutputStream()
+    pq.write_table(table, out, **options)
+    return out.getvalue()
 
 
 def decode_frame(data: bytes, schema: dict[str, Any]) -> pd.DataFrame | pd.Series:

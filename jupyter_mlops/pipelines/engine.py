@@ -8,6 +8,7 @@ shutdown when no cell runs, and can be killed from another thread through a :cla
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,11 +17,12 @@ import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..errors import PipelineError
 from .notebook import (
     _source,
 )
 
-__all__ = ["CellLedger", "ENGINE_NAME", "KernelHandle", "ProgressCallback"]
+__all__ = ["CellLedger", "ENGINE_NAME", "KernelHandle", "KernelStartupError", "ProgressCallback"]
 
 
 ENGINE_NAME = "jupyter_mlops"
@@ -145,11 +147,69 @@ def _kernel_manager_class() -> type:
     return MlopsKernelManager
 
 
+class KernelStartupError(Exception):
+    """Wraps what ``before_cells`` raised, so it is re-raised as itself and not taken for a notebook failure."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+_client_classes: dict[type, type] = {}
+
+
+def _client_class(base: type) -> type:
+    """papermill's notebook client, with a ``before_cells`` step while the kernel boots.
+
+    nbclient launches the kernel process and then waits for it to answer; ``before_cells`` runs
+    between the two, in the calling thread, so work the parent must do before any cell runs (open
+    the stage run in MLflow) overlaps the kernel's own start-up on another core. What it returns
+    is set in the kernel's ``os.environ`` by a silent request before the first cell, so the
+    notebook sees exactly the environment it would have been started with.
+    """
+    if base in _client_classes:
+        return _client_classes[base]
+
+    class MlopsNotebookClient(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, mlops_before_cells: Callable[[], Mapping[str, str]] | None = None, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            self.mlops_before_cells = mlops_before_cells
+
+        def start_new_kernel_client(self) -> Any:
+            extra: Mapping[str, str] = {}
+            if self.mlops_before_cells is not None:
+                try:
+                    extra = self.mlops_before_cells()
+                except BaseException as exc:
+                    self._stop_unused_kernel()
+                    raise KernelStartupError(exc) from exc
+            kc = super().start_new_kernel_client()
+            if extra:
+                code = f"__import__('os').environ.update({json.dumps(dict(extra))})"
+                reply = self.wait_for_reply(kc.execute(code, silent=True, store_history=False))
+                if (reply or {}).get("content", {}).get("status") != "ok":
+                    self._stop_unused_kernel()
+                    raise KernelStartupError(PipelineError("the kernel refused its environment before the first cell"))
+            return kc
+
+        def _stop_unused_kernel(self) -> None:
+            """Kill the launched kernel at once: no cell ran, and a graceful stop would first
+            interrupt it mid-import (a KeyboardInterrupt traceback on the terminal)."""
+            self.shutdown_kernel = "immediate"
+            self._cleanup_kernel()
+
+    _client_classes[base] = MlopsNotebookClient
+    return MlopsNotebookClient
+
+
 def _register_engine() -> None:
     """Register our engine with papermill's engine registry (once per process)."""
     global _registered
     if _registered:
         return
+    from .imports import import_papermill
+
+    import_papermill()
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
@@ -182,8 +242,9 @@ def _register_engine() -> None:
                 handle.km = client.km
                 client.km.mlops_handle = handle
 
-            client = PapermillNotebookClient(
+            client = _client_class(PapermillNotebookClient)(
                 nb_man,
+                mlops_before_cells=kwargs.pop("mlops_before_cells", None),
                 timeout=timeout,
                 startup_timeout=kwargs.pop("start_timeout", 60),
                 kernel_name=kernel_name,

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..core.entities import Entity, escape
 from ..errors import PipelineError
-from .engine import ENGINE_NAME, CellLedger, KernelHandle, ProgressCallback, _register_engine
+from .engine import ENGINE_NAME, CellLedger, KernelHandle, KernelStartupError, ProgressCallback, _register_engine
 from .notebook import (
     DefaultKernelWarning,
     _source,
@@ -177,7 +177,7 @@ def _classify_executed(
 
 def execute_notebook(
     input_path: Path,
-    output_path: Path,
+    output_path: Path | Callable[[], Path],
     *,
     parameters: Mapping[str, Any] | None = None,
     kernel_name: str | None = None,
@@ -187,11 +187,14 @@ def execute_notebook(
     on_event: ProgressCallback | None = None,
     start_timeout: float = 60,
     stop_when: Callable[[], str | None] | None = None,
+    before_cells: Callable[[], Mapping[str, str]] | None = None,
 ) -> Execution:
     """Execute ``input_path`` with papermill and write the executed notebook to ``output_path``.
 
     Parameters
     ----------
+    output_path:
+        Where the executed notebook goes, or a function that says so once the cells have run.
     timeout:
         Per-cell limit in seconds (papermill's ``execution_timeout``); ``None`` for no limit.
     env:
@@ -201,6 +204,10 @@ def execute_notebook(
     stop_when:
         Polled every half second while the notebook runs; when it returns a reason, the kernel is
         killed and the outcome is KILLED with that reason.
+    before_cells:
+        Called in this thread once the kernel process is launched, while it starts up and before
+        any cell runs; the variables it returns are set in the kernel's environment first. What
+        it raises is raised from here unchanged (the kernel is shut down).
 
     Returns
     -------
@@ -234,11 +241,14 @@ def execute_notebook(
             mlops_env=env,
             mlops_cwd=str(cwd) if cwd else None,
             execution_timeout=timeout,
+            mlops_before_cells=before_cells,
         )
     except PapermillExecutionError:
         nb = ledger.nb
     except KeyboardInterrupt:
         raise
+    except KernelStartupError as err:
+        raise err.error from None
     except Exception as err:  # DeadKernelError, CellTimeoutError, kernel start failures ...
         exc = err
         nb = ledger.nb
@@ -258,6 +268,8 @@ def execute_notebook(
     import nbformat
 
     text: str = nbformat.writes(nb)  # type: ignore[no-untyped-call]
+    if callable(output_path):
+        output_path = output_path()
     write_atomic(output_path, text.encode("utf-8"))
     return Execution(
         outcome=info["outcome"].value,

@@ -239,11 +239,26 @@ def run_tracked(
         tags["mlops.unknown_parameters"] = ",".join(unknown)
     run = ActiveRun(
         ctx, name, experiment=experiment, params=params, tags=tags, source={"notebook": rel, "source_sha256": chash}, kind="stage"
-    ).start()
-    if kernel_note:
-        run.note(kernel_note)
-    out_path = Path(output).resolve() if output is not None else ctx.settings.home / "outputs" / f"{name}-{run.run_id[:12]}.ipynb"
-    env = ctx.child_env(parent_run_id=run.run_id, notebook_path=rel, home=str(root), user=ctx.actor)
+    )
+    env = ctx.child_env(notebook_path=rel, home=str(root), user=ctx.actor)
+    opened: list[bool] = []
+
+    def open_run() -> dict[str, str]:
+        """Open the stage run while the kernel boots (MLflow's import and store cost as much as
+        the kernel's start-up); the kernel gets the run id before its first cell."""
+        run.start()
+        opened.append(True)
+        if kernel_note:
+            run.note(kernel_note)
+        _link_declared_inputs(ctx, run.run_id, inputs)
+        full = ctx.child_env(parent_run_id=run.run_id, notebook_path=rel, home=str(root), user=ctx.actor)
+        return {k: v for k, v in full.items() if env.get(k) != v}
+
+    def output_path() -> Path:
+        if output is not None:
+            return Path(output).resolve()
+        return ctx.settings.home / "outputs" / f"{name}-{run.run_id[:12]}.ipynb"
+
     failure: BaseException | None = None
     result: dict[str, Any] = {
         "outcome": Outcome.FAILED.value,
@@ -259,10 +274,9 @@ def run_tracked(
     own_metrics: set[str] = set()
     data_nodes: list[tuple[str, str]] = []
     try:
-        _link_declared_inputs(ctx, run.run_id, inputs)
         execution = execute_notebook(
             path,
-            out_path,
+            output_path,
             parameters=params,
             kernel_name=kernel,
             timeout=timeout,
@@ -270,13 +284,17 @@ def run_tracked(
             env=env,
             on_event=on_event,
             stop_when=stop_when,
+            before_cells=open_run,
         )
         result = {k: getattr(execution, k) for k in ("outcome", "message", "cell_index", "ename", "evalue", "traceback")}
     except BaseException as exc:  # KeyboardInterrupt included: the run must still close
+        if not opened:
+            raise  # the run never opened (nothing was recorded) and no cell ran
         failure = exc
         result["message"] = f"{type(exc).__name__}: {exc}"
         result["outcome"] = Outcome.KILLED.value if isinstance(exc, KeyboardInterrupt) else Outcome.FAILED.value
     _close_kernel_runs(ctx, run.run_id, result["outcome"])
+    out_path = output_path()
     try:
         if out_path.is_file():
             object_id = ctx.objects.put_file(out_path).object_id

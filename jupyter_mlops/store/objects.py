@@ -85,27 +85,67 @@ class ObjectStore:
 
         return self._store(object_id, write, size)
 
-    def _store(self, object_id: str, write: Callable[[BinaryIO], object], size: int) -> StoredObject:
-        target = self._path(object_id)
-        if target.is_file():
-            return StoredObject(object_id, size, created=False)
+    def put_stream(self, write: Callable[[BinaryIO], object]) -> StoredObject:
+        """Store what ``write`` writes to the file it is given, hashed on the way to disk.
+
+        For a snapshot made on the fly (a frame's Parquet): it goes straight into a temporary file
+        of the store, with no copy in memory and no second pass to hash it; bytes already stored
+        under the same hash are kept and the temporary file is removed.
+        """
+        self._check_writable()
+        try:
+            self.ensure()
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                out = _HashingWriter(fh)
+                write(out)  # type: ignore[arg-type]
+                fh.flush()
+                os.fsync(fh.fileno())
+            object_id, size = out.hash.hexdigest(), out.size
+            target = self._path(object_id)
+            if target.is_file():
+                os.unlink(tmp)
+                return StoredObject(object_id, size, created=False)
+            target.parent.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, target)
+            _fsync_dir(target.parent)
+        except BaseException:
+            with _suppress():
+                os.unlink(tmp)
+            raise
+        return StoredObject(object_id, size, created=True)
+
+    def _check_writable(self) -> None:
         if self.read_only:
             raise WorkspaceReadOnly(
                 f"read-only workspace: storing an object needs to write {self.root}, which this user cannot write",
                 value=str(self.root),
                 hint="reading works; to change it, work on a copy you can write or ask the workspace's owner",
             )
+
+    def _unwritable(self, exc: OSError) -> WorkspaceCorrupt:
+        return WorkspaceCorrupt(
+            f"cannot write to the object store {self.root}: {exc.strerror}",
+            value=str(self.root),
+            hint="check the folder's permissions and free disk space",
+        )
+
+    def _store(self, object_id: str, write: Callable[[BinaryIO], object], size: int) -> StoredObject:
+        target = self._path(object_id)
+        if target.is_file():
+            return StoredObject(object_id, size, created=False)
+        self._check_writable()
         folder = target.parent
         try:
             self.ensure()
             folder.mkdir(mode=0o700, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         except OSError as exc:
-            raise WorkspaceCorrupt(
-                f"cannot write to the object store {self.root}: {exc.strerror}",
-                value=str(self.root),
-                hint="check the folder's permissions and free disk space",
-            ) from exc
+            raise self._unwritable(exc) from exc
         try:
             with os.fdopen(fd, "wb") as fh:
                 write(fh)
@@ -113,11 +153,7 @@ class ObjectStore:
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o600)
             os.replace(tmp, target)
-            dir_fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            _fsync_dir(folder)
         except BaseException:
             with _suppress():
                 os.unlink(tmp)
@@ -163,6 +199,38 @@ class ObjectStore:
                 for f in sorted(sub.iterdir()):
                     if not f.name.startswith(".tmp-"):
                         yield sub.name + f.name
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class _HashingWriter:
+    """A write-only file that SHA-256-hashes and counts what passes through it."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self.hash = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += self._fh.write(data)
+        return len(memoryview(data))
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def writable(self) -> bool:
+        return True
 
 
 class _suppress:
