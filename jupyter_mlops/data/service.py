@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..core.paths import parse_version_spec, resolve_object_path, validate_file, validate_name, validate_object_id
+from ..core.paths import parse_version_spec, validate_file, validate_name, validate_object_id
 from ..errors import IntegrityError, InvalidInput, NotFound, UnsupportedData
 from . import fingerprint as fp
 from . import origin as _origin
@@ -453,7 +453,7 @@ class DataService:
         return data
 
     def _object(self, object_id: str) -> bytes:
-        resolve_object_path(self.ws.objects.root, object_id)  # refuse links out of the store before reading
+        self.ws.objects.check(object_id)  # refuse links out of the store before reading
         return self.ws.objects.open_verified(object_id)
 
     def _read(self, version: DataVersion) -> Any:
@@ -527,7 +527,7 @@ class DataService:
         except UnsafePath:
             return "not an object of this store (invalid name)"
         try:
-            resolve_object_path(self.ws.objects.root, object_id)
+            self.ws.objects.check(object_id)
         except UnsafePath:
             return "link out of the store"
         return self.ws.objects.verify(object_id)

@@ -54,8 +54,13 @@ Opener = Callable[[], Any]
 
 
 def workspace_opener(ws: Workspace) -> Opener:
-    """A picklable callable that opens ``ws`` again (in a worker process) as the same actor."""
-    return functools.partial(type(ws).open, str(ws.settings.root), user=ws.actor)
+    """A picklable callable that opens ``ws`` again (in a worker process) as the same actor.
+
+    It carries the workspace's service settings (:meth:`Workspace.services`, no credentials), so a
+    Dask worker started elsewhere, without this process's ``JUPYTER_MLOPS_*`` variables, opens the
+    same tracking server, metadata database and object store.
+    """
+    return functools.partial(type(ws).open, str(ws.settings.root), user=ws.actor, services=ws.services())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,9 @@
 An object is stored once under ``objects/<2 hex>/<rest of its sha256>``; storing the same bytes
 again writes nothing. Writes are atomic (temporary file, fsync, rename, fsync of the folder), files
 are 0600 and folders 0700, and reading re-hashes the bytes so a corrupted object is refused with an
-error that names it.
+error that names it. A shared folder (an NFS or SMB mount every team member and Dask worker sees)
+is this store too; any other fsspec URL (``s3://`` ...) is
+:class:`~jupyter_mlops.store.fsspec_objects.FsspecObjectStore`, with the same methods.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class ObjectStore:
         if not self.root.exists():
             return self.root / object_id[:2] / object_id[2:]
         return resolve_object_path(self.root, object_id)
+
+    def check(self, object_id: str) -> None:
+        """Refuse a malformed id, and an object file that links out of the store, before anything reads it."""
+        self._path(object_id)
 
     def ensure(self) -> None:
         """Create the store folder (0700)."""

@@ -112,4 +112,4 @@ def log_dataset_input(
             profile=json.dumps(dict(profile), sort_keys=True) if profile else None,
         )
         inputs = [DatasetInput(dataset=dataset, tags=[InputTag(key=k, value=str(v)) for k, v in (tags or {}).items()])]
-        backend.client.log_inputs(run_id, datasets=inputs)
+        backend.client.log_inputs(backend.mlflow_run_id(run_id), datasets=inputs)

@@ -239,7 +239,7 @@ def log_sklearn(backend: MlflowBackend, prepared: PreparedModel, *, run_id: str)
     model, example, prediction = prepared.model, prepared.example, prepared.prediction
     serialization, trusted_types = prepared.serialization, prepared.trusted_types
     refused: str | None = None
-    with _wrap("log the model"), _quiet():
+    with _wrap("log the model", backend.tracking_uri), _quiet():
         import mlflow.sklearn
         from mlflow.exceptions import MlflowException
         from mlflow.models import infer_signature
@@ -250,7 +250,7 @@ def log_sklearn(backend: MlflowBackend, prepared: PreparedModel, *, run_id: str)
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
-                run_id=run_id,
+                run_id=backend.mlflow_run_id(run_id),
                 signature=signature,
                 input_example=example,
                 serialization_format=serialization,
@@ -303,7 +303,7 @@ def _check_skops(model: Any, trusted_types: tuple[str, ...]) -> None:
 
 def register_version(backend: MlflowBackend, name: str, logged: LoggedModel, *, run_id: str) -> int:
     """Register ``logged`` as a new version of registered model ``name`` (created on first use)."""
-    with _wrap(f"register a version of {name!r}"):
+    with _wrap(f"register a version of {name!r}", backend.tracking_uri):
         from mlflow.exceptions import MlflowException
 
         client = backend.client
@@ -312,25 +312,25 @@ def register_version(backend: MlflowBackend, name: str, logged: LoggedModel, *, 
         except MlflowException:
             with contextlib.suppress(MlflowException):  # created concurrently
                 client.create_registered_model(name)
-        mv = client.create_model_version(name, logged.model_uri, run_id=run_id, model_id=logged.model_id)
+        mv = client.create_model_version(name, logged.model_uri, run_id=backend.mlflow_run_id(run_id), model_id=logged.model_id)
         return int(mv.version)
 
 
 def delete_version(backend: MlflowBackend, name: str, version: int) -> None:
     """Remove a model version from the MLflow registry (used to roll back a failed logging)."""
-    with _wrap(f"delete version {version} of {name!r}"):
+    with _wrap(f"delete version {version} of {name!r}", backend.tracking_uri):
         backend.client.delete_model_version(name, str(version))
 
 
 def set_alias(backend: MlflowBackend, name: str, alias: str, version: int) -> None:
     """Point MLflow's alias ``alias`` of ``name`` at ``version``."""
-    with _wrap(f"set alias {alias!r} of {name!r}"):
+    with _wrap(f"set alias {alias!r} of {name!r}", backend.tracking_uri):
         backend.client.set_registered_model_alias(name, alias, str(version))
 
 
 def delete_alias(backend: MlflowBackend, name: str, alias: str) -> None:
     """Remove MLflow's alias ``alias`` of ``name`` (no error when it is absent)."""
-    with _wrap(f"delete alias {alias!r} of {name!r}"):
+    with _wrap(f"delete alias {alias!r} of {name!r}", backend.tracking_uri):
         from mlflow.exceptions import MlflowException
 
         with contextlib.suppress(MlflowException):
@@ -339,7 +339,7 @@ def delete_alias(backend: MlflowBackend, name: str, alias: str) -> None:
 
 def get_alias(backend: MlflowBackend, name: str, alias: str) -> int | None:
     """The version MLflow's alias points at, or ``None``."""
-    with _wrap(f"read alias {alias!r} of {name!r}"):
+    with _wrap(f"read alias {alias!r} of {name!r}", backend.tracking_uri):
         from mlflow.exceptions import MlflowException
 
         try:
@@ -351,7 +351,7 @@ def get_alias(backend: MlflowBackend, name: str, alias: str) -> int | None:
 # -- artifact files -----------------------------------------------------------------------------
 def list_aliases(backend: MlflowBackend) -> list[tuple[str, str, int]]:
     """``(model, alias, version)`` for every alias of every registered model in MLflow."""
-    with _wrap("list registered model aliases"):
+    with _wrap("list registered model aliases", backend.tracking_uri):
         out: list[tuple[str, str, int]] = []
         token = None
         while True:
