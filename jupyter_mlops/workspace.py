@@ -142,6 +142,17 @@ class Workspace:
 
         return dataclasses.replace(self.settings, **changes)
 
+    def upgrade_schema(self, *, target: str = "head") -> Any:
+        """Apply the pending schema revisions (``jupyter-mlops db upgrade``); the way a shared database is upgraded.
+
+        Returns the :class:`~jupyter_mlops.store.migrations.SchemaStatus` after it. Asking for a
+        revision older than the database's is refused (:class:`~jupyter_mlops.errors.Conflict`).
+        """
+        components = [importlib.import_module(m).SCHEMA for m in SCHEMA_MODULES]
+        self.db.migrate(components, upgrade=True, target=target)
+        self._migrated = True
+        return self.db.status()
+
     def _ensure_schema(self) -> None:
         if self._migrated:
             return

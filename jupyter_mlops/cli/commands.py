@@ -31,6 +31,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cmd_model",
     "cmd_pipeline",
     "cmd_serve",
+    "cmd_db",
+    "cmd_migrate",
+    "cmd_access",
 )
 
 

@@ -254,7 +254,9 @@ class MetadataStore:
         with self._connect() as conn, conn.begin():
             yield conn
 
-    def migrate(self, components: Sequence[SchemaComponent], *, upgrade: bool | None = None) -> dict[str, int]:
+    def migrate(
+        self, components: Sequence[SchemaComponent], *, upgrade: bool | None = None, target: str = "head"
+    ) -> dict[str, int]:
         """Bring the schema to the newest revision; refuse a database from a newer release.
 
         ``upgrade=None`` (on open) creates an empty database and upgrades an embedded one, but
@@ -296,8 +298,8 @@ class MetadataStore:
                     )
                 if state.legacy:
                     _legacy_steps(conn, components)  # an old database: to the baseline's versions
-                if not state.up_to_date:
-                    migrations.upgrade(conn, where=where)
+                if not state.up_to_date or target != "head":
+                    migrations.upgrade(conn, target=target, where=where)
                 _legacy_steps(conn, components)  # component steps written after the baseline, if any
                 return {c.name: c.version for c in components}
         except (SchemaTooNew, WorkspaceReadOnly, WorkspaceCorrupt, Conflict):

@@ -105,6 +105,8 @@ def _import_mlflow() -> Any:
     import os
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # Against a tracking server MLflow prints "View run ... at: URL" on every run end; a library never prints.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow
 
     return mlflow
@@ -240,22 +242,23 @@ class MlflowBackend:
             return cached
         with _wrap(f"look up experiment {name!r}", self.tracking_uri):
             exp = self.client.get_experiment_by_name(name)
-            if exp is None:
-                if not create:
-                    raise NotFound(
-                        f"no experiment named {name!r}", value=name, hint="`jupyter-mlops runs list` shows the experiments"
-                    )
+        if exp is None:
+            if not create:
+                raise NotFound(
+                    f"no experiment named {name!r}", value=name, hint="`jupyter-mlops runs list` shows the experiments"
+                )
+            with _wrap(f"create experiment {name!r}", self.tracking_uri):
                 from mlflow.exceptions import MlflowException
 
                 try:
                     exp_id = self.client.create_experiment(name, artifact_location=self._artifact_location_for(name))
-                except MlflowException:  # created concurrently by another process
+                except MlflowException as exc:  # created concurrently by another process?
                     again = self.client.get_experiment_by_name(name)
                     if again is None:
-                        raise
+                        raise exc from None
                     exp_id = again.experiment_id
-            else:
-                exp_id = exp.experiment_id
+        else:
+            exp_id = exp.experiment_id
         self._experiments[name] = exp_id
         return exp_id
 

@@ -43,6 +43,7 @@ __all__ = [
     "VERSION_TABLE",
     "SchemaStatus",
     "current_revision",
+    "describe",
     "head_revision",
     "refuse_downgrade",
     "stamp",
@@ -186,6 +187,13 @@ def stamp(conn: Connection, revision: str) -> None:
     from alembic import command
 
     command.stamp(_config(conn), revision)
+
+
+def describe(revision: str) -> str:
+    """The first line of a revision's docstring."""
+    script = _script().get_revision(revision)
+    doc = (script.doc if script is not None else "") or ""
+    return doc.strip().splitlines()[0] if doc.strip() else revision
 
 
 def refuse_downgrade(revision: str) -> None:
