@@ -287,14 +287,16 @@ def _copy_runs(
             out[sid] = hit.target_id
             skipped += 1
             continue
-        if hit is not None and hit.target_id:  # an interrupted copy: replaced, never counted
-            copy.delete_run(target.tracking, hit.target_id)
-        parent = run.data.tags.get("mlflow.parentRunId")
         recorded = source.tracking.recorded_run_id(sid)
+        experiment = experiments[run.info.experiment_id]
+        if hit is not None or done:  # after an interruption: a half copy (entered or not yet) is replaced, never counted
+            for half in {*(copy.copies_of(target.tracking, experiment, recorded)), *([hit.target_id] if hit else [])}:
+                copy.delete_run(target.tracking, half)
+        parent = run.data.tags.get("mlflow.parentRunId")
         tid = copy.start_run_copy(
             target.tracking,
             run,
-            experiment_id=experiments[run.info.experiment_id],
+            experiment_id=experiment,
             parent_id=out.get(parent) if parent else None,
             recorded_id=recorded,
         )
@@ -329,7 +331,8 @@ def _copy_models(
                 continue
             manifest = manifests.get((model["name"], int(version.version)))
             source.tracking._activate()
-            src_model = source.tracking.client.get_logged_model(version.model_id) if version.model_id else None
+            model_id = copy.logged_model_of(version)
+            src_model = source.tracking.client.get_logged_model(model_id) if model_id else None
             exp = experiments.get(src_model.experiment_id) if src_model is not None else None
             if exp is None:
                 exp = next(iter(experiments.values()))

@@ -33,11 +33,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RECORDED_ID_TAG",
+    "copies_of",
     "copy_model_version",
     "delete_run",
     "ensure_experiment",
     "experiments",
     "finish_run_copy",
+    "logged_model_of",
     "registered_models",
     "run_view",
     "runs",
@@ -237,6 +239,14 @@ def _same(expected: dict[str, Any], got: dict[str, Any], what: str) -> None:
             )
 
 
+def copies_of(target: MlflowBackend, experiment_id: str, recorded_id: str) -> list[str]:
+    """Runs of ``experiment_id`` on the target that are copies of the recorded run (tag ``mlops.run_id``)."""
+    with _wrap(f"look for copies of run {recorded_id}", target.tracking_uri):
+        target._use_workspace()
+        found = target.client.search_runs([experiment_id], filter_string=f"tags.`{RECORDED_ID_TAG}` = '{recorded_id}'")
+        return [str(r.info.run_id) for r in found]
+
+
 def delete_run(target: MlflowBackend, run_id: str) -> None:
     """Remove a half-copied run (MLflow keeps it as deleted, out of every default listing)."""
     with _wrap(f"remove the half-copied run {run_id}", target.tracking_uri):
@@ -302,7 +312,8 @@ def copy_model_version(
 
         client = target.client
         source._activate()
-        src_model = source.client.get_logged_model(version.model_id) if version.model_id else None
+        model_id = logged_model_of(version)
+        src_model = source.client.get_logged_model(model_id) if model_id else None
         uri = src_model.artifact_location if src_model is not None else version.source
         local = Path(
             mlflow.artifacts.download_artifacts(
@@ -311,8 +322,10 @@ def copy_model_version(
         )
         sent = _hash_tree(local)
         if manifest is not None and sent != manifest:
+            differ = sorted(set(sent) ^ set(manifest) | {k for k in sent if k in manifest and sent[k] != manifest[k]})
             raise IntegrityError(
-                f"{name} version {number} in the source no longer matches the manifest recorded when it was logged",
+                f"{name} version {number} in the source no longer matches the manifest recorded when it was logged "
+                f"({', '.join(differ[:3])})",
                 value=f"{name}@{number}",
                 hint="the source's artifacts were changed; `jupyter-mlops data verify` and a backup restore come first",
             )
@@ -347,7 +360,7 @@ def copy_model_version(
             )
         existing = {int(v.version): v for v in client.search_model_versions(f"name = '{name}'")}
         if number in existing:
-            if existing[number].model_id != logged_model_id:
+            if logged_model_of(existing[number]) != logged_model_id:
                 raise Conflict(
                     f"{name} version {number} already exists on the target and is another model",
                     value=f"{name}@{number}",
@@ -373,6 +386,16 @@ def copy_model_version(
                     )
                 client.delete_model_version(name, mv.version)  # a number the source skipped (a deleted version)
         return logged_model_id, location
+
+
+def logged_model_of(version: Any) -> str | None:
+    """The logged model a registry version was made from (``model_id``, else its ``models:/m-...`` source)."""
+    if getattr(version, "model_id", None):
+        return str(version.model_id)
+    source = str(version.source or "")
+    if source.startswith("models:/m-") and "/" not in source[len("models:/") :]:
+        return source[len("models:/") :]
+    return None
 
 
 def set_aliases(target: MlflowBackend, model: dict[str, Any]) -> None:
