@@ -76,7 +76,15 @@ class FsspecObjectStore:
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
-        except (FileNotFoundError, NotFound, IntegrityError):
+        except FileNotFoundError as exc:
+            if what != "write to":  # a missing object, reported by the caller as such
+                raise
+            raise WorkspaceCorrupt(
+                f"cannot write to the object store {redact(self.url)}: its bucket or folder does not exist",
+                value=redact(self.url),
+                hint="create the bucket (or folder), or correct [objects] url in .mlops/config.toml",
+            ) from exc
+        except (NotFound, IntegrityError):
             raise
         except (OSError, ValueError) as exc:
             raise WorkspaceCorrupt(

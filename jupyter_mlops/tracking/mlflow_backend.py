@@ -80,6 +80,12 @@ def _refusal(exc: Exception, what: str, uri: str | None) -> PermissionDenied | N
 
     user = read_mlflow_creds().username
     server = uri or "the tracking server"
+    if code == "UNAUTHENTICATED" and user:
+        return PermissionDenied(
+            f"the MLflow server {server} refused to {what}: it did not accept the password of user {user!r}",
+            value=user,
+            hint="check MLFLOW_TRACKING_PASSWORD (or ~/.mlflow/credentials) for that user; an MLflow admin can reset it",
+        )
     if code == "UNAUTHENTICATED" or not user:
         return PermissionDenied(
             f"the MLflow server {server} refused to {what}: it needs a user name and password",

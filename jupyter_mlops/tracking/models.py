@@ -234,6 +234,35 @@ def prepare_sklearn(
     return PreparedModel(model, model_type, example, prediction, serialization, trusted_types, model_sha256(model))
 
 
+@contextlib.contextmanager
+def _in_experiment_of(mlflow: Any, backend: MlflowBackend, mlflow_run_id: str) -> Iterator[None]:
+    """Make MLflow create the logged model in its run's experiment.
+
+    With no active fluent run (a stage's kernel logs into the stage run by id), MLflow files a new
+    logged model under the default experiment, not the run's: on a tracking server with
+    workspaces that experiment is another workspace's, and the server refuses the write (403).
+    ``MLFLOW_EXPERIMENT_ID`` is where MLflow looks next, so it is set for the call.
+    """
+    if mlflow.active_run() is not None and mlflow.active_run().info.run_id == mlflow_run_id:
+        yield
+        return
+    experiment_id = backend.client.get_run(mlflow_run_id).info.experiment_id
+    old = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    os.environ["MLFLOW_EXPERIMENT_ID"] = str(experiment_id)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        else:
+            os.environ["MLFLOW_EXPERIMENT_ID"] = old
+
+
+def _is_http(exc: Exception) -> bool:
+    """An MLflow REST failure (``API request to endpoint ... failed with error code 4xx / 5xx``)."""
+    return "API request to endpoint" in str(getattr(exc, "message", exc))
+
+
 def log_sklearn(backend: MlflowBackend, prepared: PreparedModel, *, run_id: str) -> LoggedModel:
     """Log a prepared model into run ``run_id`` with a signature inferred from its input example."""
     model, example, prediction = prepared.model, prepared.example, prepared.prediction
@@ -246,21 +275,24 @@ def log_sklearn(backend: MlflowBackend, prepared: PreparedModel, *, run_id: str)
 
         backend._activate()
         signature = infer_signature(example, prediction)
+        mlflow_run_id = backend.mlflow_run_id(run_id)
         try:
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                run_id=backend.mlflow_run_id(run_id),
-                signature=signature,
-                input_example=example,
-                serialization_format=serialization,
-                skops_trusted_types=list(trusted_types) or None,
-                pip_requirements=mlflow.sklearn.get_default_pip_requirements(
-                    include_cloudpickle=serialization == "cloudpickle", include_skops=serialization == "skops"
-                ),
-            )
+            with _in_experiment_of(mlflow, backend, mlflow_run_id):
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    run_id=mlflow_run_id,
+                    signature=signature,
+                    input_example=example,
+                    serialization_format=serialization,
+                    skops_trusted_types=list(trusted_types) or None,
+                    pip_requirements=mlflow.sklearn.get_default_pip_requirements(
+                        include_cloudpickle=serialization == "cloudpickle", include_skops=serialization == "skops"
+                    ),
+                )
         except MlflowException as exc:
-            if serialization != "skops":
+            # Only skops's own refusal is about the model; a server's 401 / 403 or any other failure is not.
+            if serialization != "skops" or exc.error_code in ("PERMISSION_DENIED", "UNAUTHENTICATED") or _is_http(exc):
                 raise
             refused = exc.message[:300]
         if refused is None:
