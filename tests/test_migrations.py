@@ -58,7 +58,9 @@ def test_new_schema_is_the_release_schema_plus_the_new_revisions(tmp_path: Path)
     assert cli("--root", str(old), "db", "upgrade")[0] == 0
     fresh = mlops.init(tmp_path / "new", user="alice")
     skip = (VERSION_TABLE,)
-    assert schema_of(fresh.settings.metadata_url, skip=skip) == schema_of("sqlite:///" + str(old / ".mlops" / "mlops.db"), skip=skip)
+    assert schema_of(fresh.settings.metadata_url, skip=skip) == schema_of(
+        "sqlite:///" + str(old / ".mlops" / "mlops.db"), skip=skip
+    )
 
 
 def test_a_downgrade_is_refused_clearly(ws: mlops.Workspace) -> None:

@@ -144,7 +144,9 @@ def _wait_for_copied_runs(services: TeamServices, db_url: str, *, at_least: int,
         while time.monotonic() < deadline:
             assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
             with contextlib.suppress(sa.exc.DBAPIError), engine.connect() as conn:
-                done = conn.execute(sa.text("SELECT count(*) FROM migration_items WHERE kind = 'run' AND state = 'done'")).scalar()
+                done = conn.execute(
+                    sa.text("SELECT count(*) FROM migration_items WHERE kind = 'run' AND state = 'done'")
+                ).scalar()
                 if done and done >= at_least:
                     return int(done)
             time.sleep(0.05)
