@@ -139,3 +139,27 @@ def _notebook(root: Path) -> Path:
     from pipeline_helpers import write_notebook
 
     return write_notebook(root / "nb.ipynb", ["import jupyter_mlops as mlops\nmlops.log_metric('x', 1.0)"], "a = 1")
+
+
+def test_a_wrong_password_is_refused_clearly_and_never_shown(
+    team_services: TeamServices, team_ws: tuple[Path, dict], monkeypatch
+) -> None:
+    root, _ = team_ws
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "alice")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "not-alices-password-42")
+    ws = mlops.Workspace.open(root, user="alice")
+    before = ws.verify_audit().head_seq
+    with pytest.raises(PermissionDenied) as refused:
+        with ws.start_run("wrong-password", experiment="arrests"):
+            pass
+    message = f"{refused.value} {refused.value.hint}"
+    assert "did not accept the password of user 'alice'" in message and "MLFLOW_TRACKING_PASSWORD" in message
+    assert "not-alices-password-42" not in message
+    assert ws.verify_audit().head_seq == before  # nothing half written
+    code, out, err = cli("--root", str(root), "--user", "alice", "run", str(_notebook(root)))
+    assert code == 6 and "did not accept the password" in err and "not-alices-password-42" not in out + err
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+    with pytest.raises(PermissionDenied, match="it needs a user name and password"):
+        with mlops.Workspace.open(root, user="alice").start_run("no-credentials", experiment="arrests"):
+            pass

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from ..core.paths import validate_object_id
 from ..errors import IntegrityError, NotFound, WorkspaceCorrupt, WorkspaceReadOnly, redact
-from .objects import StoredObject
+from .objects import StoredObject, read_verified
 
 __all__ = ["FsspecObjectStore"]
 
@@ -143,21 +143,7 @@ class FsspecObjectStore:
     def open_verified(self, object_id: str) -> bytes:
         """Return an object's bytes after checking they still hash to ``object_id``."""
         key = self._key(object_id)
-        try:
-            data = bytes(self._call("read", lambda: self.fs.cat_file(key)))
-        except FileNotFoundError:
-            raise NotFound(
-                f"object {object_id} is missing from the object store",
-                value=object_id,
-                hint="run `jupyter-mlops data verify` to list every missing object",
-            ) from None
-        if hashlib.sha256(data).hexdigest() != object_id:
-            raise IntegrityError(
-                f"object {object_id} is corrupt: its bytes no longer match its hash",
-                value=object_id,
-                hint="restore the object from a backup; it will not be loaded",
-            )
-        return data
+        return read_verified(object_id, lambda: bytes(self._call("read", lambda: self.fs.cat_file(key))))
 
     def verify(self, object_id: str) -> str | None:
         """``None`` when the object is intact, else ``"missing"`` or ``"corrupt"``."""

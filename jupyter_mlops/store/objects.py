@@ -22,7 +22,7 @@ from typing import BinaryIO
 from ..core.paths import resolve_object_path, validate_object_id
 from ..errors import IntegrityError, NotFound, WorkspaceCorrupt, WorkspaceReadOnly
 
-__all__ = ["ObjectStore", "StoredObject"]
+__all__ = ["ObjectStore", "StoredObject", "read_verified"]
 
 _CHUNK = 1 << 20
 
@@ -133,21 +133,7 @@ class ObjectStore:
     def open_verified(self, object_id: str) -> bytes:
         """Return an object's bytes after checking they still hash to ``object_id``."""
         path = self._path(object_id)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFound(
-                f"object {object_id} is missing from the object store",
-                value=object_id,
-                hint="run `jupyter-mlops data verify` to list every missing object",
-            ) from None
-        if hashlib.sha256(data).hexdigest() != object_id:
-            raise IntegrityError(
-                f"object {object_id} is corrupt: its bytes no longer match its hash",
-                value=object_id,
-                hint="restore the object from a backup; it will not be loaded",
-            )
-        return data
+        return read_verified(object_id, path.read_bytes)
 
     def verify(self, object_id: str) -> str | None:
         """``None`` when the object is intact, else ``"missing"`` or ``"corrupt"``."""
@@ -177,3 +163,22 @@ class _suppress:
 
     def __exit__(self, *exc: object) -> bool:
         return True
+
+
+def read_verified(object_id: str, read: Callable[[], bytes]) -> bytes:
+    """``read()``'s bytes, refused unless they hash to ``object_id`` (one rule for every store)."""
+    try:
+        data = read()
+    except FileNotFoundError:
+        raise NotFound(
+            f"object {object_id} is missing from the object store",
+            value=object_id,
+            hint="run `jupyter-mlops data verify` to list every missing object",
+        ) from None
+    if hashlib.sha256(data).hexdigest() != object_id:
+        raise IntegrityError(
+            f"object {object_id} is corrupt: its bytes no longer match its hash",
+            value=object_id,
+            hint="restore the object from a backup; it will not be loaded",
+        )
+    return data
