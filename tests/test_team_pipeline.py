@@ -78,7 +78,9 @@ def test_the_demo_runs_end_to_end_on_team_services(team_services: TeamServices, 
             assert client.get_model_version_by_alias(MODEL, "champion").run_id == champion.run_id
             run = client.get_run(champion.run_id)
             assert run.data.metrics["cv_balanced_accuracy"] == max(v.metrics["cv_balanced_accuracy"] for v in variants)
-            logged = client.get_logged_model(client.get_model_version_by_alias(MODEL, "champion").model_id)
+            version = client.get_model_version_by_alias(MODEL, "champion")
+            # MLflow does not always return a version's model_id; its source is models:/<model_id>
+            logged = client.get_logged_model(version.model_id or version.source.removeprefix("models:/").split("/")[0])
             assert logged.experiment_id == run.info.experiment_id  # filed with its run, not in "Default"
 
 
