@@ -13,6 +13,11 @@ given as the first argument), then, as its users would, through the command line
    ``champion``, rebuild its card with the review history, write it as HTML;
 6. load ``arrests-clf@champion`` and score a row of the test data;
 7. print where everything is and the commands that open the dashboards.
+
+``--config TEAM.toml`` runs the same story on team services (``init --config``): an MLflow
+tracking server, PostgreSQL for the metadata and, with ``[executor] address``, a Dask cluster
+for the pipeline's stages. Nothing else changes; credentials come from the environment
+(``MLFLOW_TRACKING_USERNAME`` / ``_PASSWORD``, a ``.pgpass`` file).
 """
 
 from __future__ import annotations
@@ -38,14 +43,19 @@ WRITTEN = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    team = None
+    if "--config" in args:
+        i = args.index("--config")
+        team = str(Path(args[i + 1]).resolve())
+        del args[i : i + 2]
     root = Path(args[0]).resolve() if args else HERE.parent / "demo-workspace"
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
     os.environ["JUPYTER_MLOPS_USER"] = AUTHOR  # who runs the notebooks and the pipeline
     print(f"# acting as {AUTHOR} (JUPYTER_MLOPS_USER); the reviewer acts with --user {REVIEWER}", flush=True)
-    _run(root, "init")
+    _run(root, "init", *(["--config", team] if team else []))
     config = root / ".mlops" / "config.toml"
     config.write_text(config.read_text().replace("reviewers = []", f'reviewers = ["{REVIEWER}"]'))
     print(f"# {config.relative_to(root)}: [review] reviewers = [{REVIEWER!r}]", flush=True)
@@ -89,10 +99,19 @@ def main(argv: list[str] | None = None) -> int:
         f"Model card (HTML):  {card_html}\n"
         f"Models dashboard:   cd {root} && jupyter lab   then, in a notebook cell:  %load_ext jupyter_mlops\n"
         f"                    %mlops dashboard models    (or the MLOps side panel's Models view)\n"
-        f"Browse the runs:    cd {root} && mlflow ui --backend-store-uri sqlite:///.mlops/mlflow.db\n"
+        f"Browse the runs:    {_browse(root)}\n"
         f"Audit trail:        cd {root} && jupyter-mlops audit log"
     )
     return 0
+
+
+def _browse(root: Path) -> str:
+    import jupyter_mlops as mlops
+
+    uri = mlops.Workspace.open(root, user=AUTHOR).settings.tracking_uri
+    if uri.startswith("http"):
+        return f"open {uri} (the MLflow server's UI)"
+    return f"cd {root} && mlflow ui --backend-store-uri sqlite:///.mlops/mlflow.db"
 
 
 def _run(root: Path, *args: str, stdout: Any = None) -> None:

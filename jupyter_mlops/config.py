@@ -5,6 +5,11 @@ A workspace is found like git finds a repository: the nearest ``.mlops/`` above 
 directory, or ``JUPYTER_MLOPS_HOME``. Paths inside ``config.toml`` are relative to the project
 root, so a workspace can be moved or cloned; URLs (an MLflow server, PostgreSQL, S3) are used as
 they are, so team mode changes configuration, not code.
+
+``config.toml`` never holds a credential: a URL with a password in it, or an ``[objects] options``
+key that names a secret, is refused with the place to put it instead (the engines' own credential
+files and variables, see :mod:`jupyter_mlops.core.urls`). A password that arrives in a
+``JUPYTER_MLOPS_*`` URL is used, masked wherever settings are shown, and never written back.
 """
 
 from __future__ import annotations
@@ -21,17 +26,22 @@ from pathlib import Path
 from typing import Any
 
 from .core.paths import validate_uri
+from .core.urls import has_password, mask_url, strip_password
 from .errors import InvalidInput, WorkspaceCorrupt, WorkspaceNotFound
 
 __all__ = [
     "ENV_PREFIX",
     "WORKSPACE_DIR",
     "Settings",
+    "TEAM_KEYS",
     "find_root",
+    "load_team_file",
     "resolve_settings",
     "IDENTITY_SOURCES",
     "refresh_access",
+    "service_overrides",
     "settings_context",
+    "write_team_settings",
 ]
 
 ENV_PREFIX = "JUPYTER_MLOPS_"
@@ -90,6 +100,18 @@ class Settings:
     read_only:
         Open the workspace for reading only (``JUPYTER_MLOPS_READ_ONLY=1``); a workspace this user
         cannot write is read-only whatever this says.
+    executor:
+        Where pipelines run unless told otherwise: ``local`` or a Dask scheduler
+        (``[executor] address``, ``JUPYTER_MLOPS_EXECUTOR``).
+    tracking_workspace:
+        The MLflow workspace on a server started with ``--enable-workspaces``
+        (``[tracking] workspace``, ``JUPYTER_MLOPS_TRACKING_WORKSPACE``).
+    metadata_passfile:
+        A ``.pgpass``-style file for the metadata database (``[metadata] passfile``,
+        ``JUPYTER_MLOPS_METADATA_PASSFILE``); libpq's own ``PGPASSWORD`` / ``PGPASSFILE`` work too.
+    object_store_options:
+        fsspec storage options for a URL object store (``[objects] options``, e.g.
+        ``endpoint_url``); never credentials.
     extra:
         The other tables of ``config.toml`` (pipelines, serving, policies ...), unparsed.
     config_stamp:
@@ -115,6 +137,10 @@ class Settings:
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     identity_source: str = "local"
     config_stamp: tuple[int, int] = (0, 0)
+    executor: str = "local"
+    tracking_workspace: str | None = None
+    metadata_passfile: str | None = None
+    object_store_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def home(self) -> Path:
@@ -126,15 +152,36 @@ class Settings:
         """Where the workspace's signing key lives (mode 0700)."""
         return self.home / "keys"
 
+    @property
+    def team_mode(self) -> bool:
+        """Whether any store is a shared service rather than a file under ``.mlops/``."""
+        return not (
+            self.tracking_uri.startswith("sqlite:") and self.metadata_url.startswith("sqlite:") and "://" not in self.object_store
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """Settings as plain data (for ``jupyter-mlops config --json``)."""
+        """Settings as plain data (for ``jupyter-mlops config --json``); passwords in URLs are masked."""
         out = dataclasses.asdict(self)
         out["root"] = str(self.root)
         out["reviewers"] = list(self.reviewers)
         out["serving_aliases"] = list(self.serving_aliases)
         out["extra"] = dict(self.extra)
         out["config_stamp"] = list(self.config_stamp)
+        out["object_store_options"] = dict(self.object_store_options)
+        for key in _URL_FIELDS:
+            if isinstance(out.get(key), str):
+                out[key] = mask_url(out[key])
         return out
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k not in ("extra",))
+        return f"Settings({shown})"
+
+
+#: Settings that hold a URL (masked when shown, checked for credentials in config.toml).
+_URL_FIELDS = ("tracking_uri", "registry_uri", "artifact_location", "metadata_url", "object_store", "executor")
+#: ``[objects] options`` keys that would be credentials (fsspec / s3fs names): refused in config.toml.
+_SECRET_OPTION = ("key", "secret", "password", "token", "credential", "session")
 
 
 def _env(name: str) -> str | None:
@@ -316,11 +363,32 @@ def resolve_settings(
         root_path,
         kind="metadata URL",
     )
+    _refuse_credentials(file, root_path / WORKSPACE_DIR / CONFIG_FILE)
     obj = _as_location(pick(object_store, "object_store", "OBJECT_STORE", objects.get("url"), str(home / "objects")), root_path)
-    art = _as_location(
-        pick(None, "artifact_location", "ARTIFACT_LOCATION", tracking.get("artifact_location"), str(home / "artifacts")),
-        root_path,
-    )
+    # A tracking server keeps artifacts where it was told to (--artifacts-destination): no local default.
+    local_tracking = t_uri.startswith(("sqlite:", "file:"))
+    default_art = str(home / "artifacts") if local_tracking else ""
+    art_value = pick(None, "artifact_location", "ARTIFACT_LOCATION", tracking.get("artifact_location"), default_art)
+    art = _as_location(art_value, root_path) if art_value else ""
+    executor_section = file.get("executor", {})
+    executor = str(pick(None, "executor", "EXECUTOR", executor_section.get("address"), "local")).strip() or "local"
+    if "://" in executor:
+        validate_uri(executor, kind="executor address")
+    passfile = pick(None, "metadata_passfile", "METADATA_PASSFILE", meta.get("passfile"), None)
+    options = pick(None, "object_store_options", "OBJECT_STORE_OPTIONS", objects.get("options"), {})
+    if isinstance(options, str):
+        import json
+
+        try:
+            options = json.loads(options)
+        except ValueError:
+            options = None
+    if not isinstance(options, Mapping):
+        raise InvalidInput(
+            "[objects] options must be a table of fsspec storage options",
+            value=repr(options)[:80],
+            hint='e.g. options = {endpoint_url = "https://s3.internal:9000"}; JUPYTER_MLOPS_OBJECT_STORE_OPTIONS takes JSON',
+        )
     who = pick(user, "user", "USER", None, None) or _os_user()
     reviewers = _reviewers(ctx, review)
     source = str(pick(identity_source, "identity_source", "IDENTITY_SOURCE", None, "local"))
@@ -338,7 +406,7 @@ def resolve_settings(
         )
     serving_aliases = tuple(dict.fromkeys([*(a.lower() for a in guarded), serving]))
     read_only = str(pick(None, "read_only", "READ_ONLY", None, "")).strip().lower() in ("1", "true", "yes", "on")
-    known = {"workspace", "tracking", "metadata", "objects"}  # [review] stays in extra too (require_compliance ...)
+    known = {"workspace", "tracking", "metadata", "objects", "executor"}  # [review] stays in extra too (require_compliance ...)
     return Settings(
         root=root_path,
         tracking_uri=t_uri,
@@ -358,7 +426,136 @@ def resolve_settings(
         extra={k: v for k, v in file.items() if k not in known},
         identity_source=source,
         config_stamp=stamp,
+        executor=executor,
+        tracking_workspace=pick(None, "tracking_workspace", "TRACKING_WORKSPACE", tracking.get("workspace"), None),
+        metadata_passfile=str(_as_location(str(passfile), root_path)) if passfile else None,
+        object_store_options=dict(options),
     )
+
+
+def _refuse_credentials(file: Mapping[str, Any], where: Path) -> None:
+    """config.toml is shared (often committed): a password or a secret option in it is an error."""
+    for section, key in (
+        ("tracking", "uri"),
+        ("tracking", "registry_uri"),
+        ("tracking", "artifact_location"),
+        ("metadata", "url"),
+        ("objects", "url"),
+        ("executor", "address"),
+    ):
+        value = dict(file.get(section, {})).get(key)
+        if isinstance(value, str) and has_password(value):
+            raise WorkspaceCorrupt(
+                f"{where.name} holds a password in [{section}] {key} ({mask_url(value)}); config.toml must hold no credentials",
+                value=mask_url(value),
+                hint=_CREDENTIAL_HINT.get(section, "remove it from the URL and give it through the environment"),
+                field=f"{section}.{key}",
+            )
+    options = dict(file.get("objects", {})).get("options", {})
+    for key in options if isinstance(options, Mapping) else ():
+        if any(word in str(key).lower() for word in _SECRET_OPTION):
+            raise WorkspaceCorrupt(
+                f"{where.name} holds a credential in [objects] options ({key}); config.toml must hold no credentials",
+                value=str(key),
+                hint=_CREDENTIAL_HINT["objects"],
+                field=f"objects.options.{key}",
+            )
+
+
+_CREDENTIAL_HINT = {
+    "metadata": "remove the password from the URL and put it in a .pgpass file ([metadata] passfile, PGPASSFILE or ~/.pgpass) "
+    "or PGPASSWORD",
+    "tracking": "remove it from the URL; MLflow reads MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD "
+    "or ~/.mlflow/credentials",
+    "objects": "remove it; the S3 back-end reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or ~/.aws/credentials",
+}
+
+#: What a team configuration file (``init --config``, ``migrate --to``) may set: setting -> (table, key).
+TEAM_KEYS: dict[str, tuple[str, str]] = {
+    "tracking_uri": ("tracking", "uri"),
+    "registry_uri": ("tracking", "registry_uri"),
+    "tracking_workspace": ("tracking", "workspace"),
+    "artifact_location": ("tracking", "artifact_location"),
+    "metadata_url": ("metadata", "url"),
+    "metadata_passfile": ("metadata", "passfile"),
+    "object_store": ("objects", "url"),
+    "object_store_options": ("objects", "options"),
+    "executor": ("executor", "address"),
+}
+
+
+def service_overrides() -> dict[str, Any]:
+    """The service settings given by ``JUPYTER_MLOPS_*`` variables (``TRACKING_URI``, ``METADATA_URL`` ...)."""
+    out: dict[str, Any] = {}
+    for name in TEAM_KEYS:
+        value = _env(name.upper())
+        if value is not None:
+            if name == "object_store_options":
+                import json
+
+                try:
+                    out[name] = json.loads(value)
+                except ValueError:
+                    continue
+            else:
+                out[name] = value
+    return out
+
+
+def load_team_file(path: str | Path) -> dict[str, Any]:
+    """The service settings of a team configuration file: ``[tracking]``, ``[metadata]``, ``[objects]``, ``[executor]``.
+
+    The file has the tables of ``config.toml`` (any others are ignored) and, like it, no
+    credentials. Returns setting name -> value, for :func:`settings_context` or
+    :func:`write_team_settings`.
+    """
+    file = Path(path).expanduser()
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(f"no team configuration file {file}", value=str(file), hint="give the path of a TOML file") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{file} is not valid TOML: {exc}", value=str(file), hint="fix the file") from None
+    _refuse_credentials(data, file)
+    out: dict[str, Any] = {}
+    for name, (table, key) in TEAM_KEYS.items():
+        value = dict(data.get(table, {})).get(key)
+        if value not in (None, ""):
+            if name in _URL_FIELDS and "://" in str(value):
+                validate_uri(str(value), kind=f"[{table}] {key}")
+            out[name] = value
+    if not out:
+        raise InvalidInput(
+            f"{file} sets none of [tracking] uri, [metadata] url, [objects] url, [executor] address",
+            value=str(file),
+            hint="see the README's team deployment guide for an example",
+        )
+    return out
+
+
+def write_team_settings(root: Path, values: Mapping[str, Any]) -> None:
+    """Record service settings in ``.mlops/config.toml`` (comments kept; passwords stripped, never written).
+
+    Uses tomlkit, which edits a TOML document in place with its comments and layout, where a
+    hand-written rewrite of a file users edit would lose them.
+    """
+    import tomlkit
+
+    path = root / WORKSPACE_DIR / CONFIG_FILE
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    for name, value in values.items():
+        if name not in TEAM_KEYS or value in (None, ""):
+            continue
+        table, key = TEAM_KEYS[name]
+        if table not in doc:
+            doc[table] = tomlkit.table()
+        section: Any = doc[table]
+        if isinstance(value, str):
+            value = strip_password(value)
+        section[key] = dict(value) if isinstance(value, Mapping) else value
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _os_user() -> str:
@@ -418,6 +615,10 @@ default_experiment = "Default"
 [objects]
 # Embedded default: .mlops/objects. Team mode: any fsspec URL, e.g.
 # url = "s3://bucket/mlops-objects"
+
+[executor]
+# Embedded default: a local process pool. Team mode: a Dask scheduler, e.g.
+# address = "tcp://dask.internal:8786"
 
 [review]
 serving_alias = "champion"

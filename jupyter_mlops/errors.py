@@ -28,11 +28,14 @@ family. Each front-end translates once: a one-line message in a notebook, a JSON
         └── StageFailed
 
 Errors carry structured fields (``value``, ``hint``) so every front-end can show what failed, the
-offending value and the fix, and they pickle (they cross process and Dask boundaries).
+offending value and the fix, and they pickle (they cross process and Dask boundaries). A password
+inside a URL (``postgresql://user:secret@host/db``) is masked in the message, value and hint of
+every error as it is made, so no front-end can show one.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "WorkspaceError",
     "WorkspaceNotFound",
     "WorkspaceReadOnly",
+    "redact",
 ]
 
 
@@ -85,10 +89,11 @@ class MlopsError(Exception):
         field: str | None = None,
         **details: Any,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.value = value
-        self.hint = hint
+        self.value = redact(value) if isinstance(value, str) else value
+        self.hint = redact(hint) if hint else hint
         self.field = field
         self.details = details
 
@@ -229,3 +234,14 @@ class PipelineError(MlopsError):
 
 class StageFailed(PipelineError):
     """A pipeline stage ended in another outcome than SUCCEEDED."""
+
+
+#: ``scheme://user:password@`` (the password is everything up to the last ``@`` of the authority).
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*):(?P<secret>[^\s/]*)@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    if "://" not in text:
+        return text
+    return _USERINFO.sub(lambda m: f"{m.group('head')}:***@" if m.group("secret") else m.group(0), text)

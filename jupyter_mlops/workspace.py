@@ -23,13 +23,13 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import CONFIG_FILE, CONFIG_TEMPLATE, WORKSPACE_DIR, Settings, resolve_settings
+from .config import CONFIG_FILE, CONFIG_TEMPLATE, WORKSPACE_DIR, Settings, resolve_settings, settings_context
 from .core.entities import AuditEvent, AuditVerification
 from .errors import InvalidInput, MlopsError, PermissionDenied, WorkspaceCorrupt
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .pipelines.service import PipelineService
     from .quality.service import QualityService
     from .registry.service import ModelRegistry
+    from .store.fsspec_objects import FsspecObjectStore
     from .store.metadata import MetadataStore
     from .store.objects import ObjectStore
     from .tracking.entities import RunTable
@@ -90,15 +91,32 @@ class Workspace:
         user: str | None = None,
         start: str | Path | None = None,
         identity_source: str | None = None,
+        services: Mapping[str, Any] | None = None,
     ) -> Workspace:
         """Open the workspace at ``root`` or the nearest one above ``start`` (default: cwd).
 
         ``identity_source`` says where ``user`` came from (see :data:`jupyter_mlops.config.IDENTITY_SOURCES`);
-        every audit event records it.
+        every audit event records it. ``services`` overrides the service settings (see
+        :meth:`services`): how a Dask worker started elsewhere opens the same stores as the process
+        that sent it a stage.
         """
-        ws = cls(resolve_settings(root, user=user, start=start, identity_source=identity_source))
+        with settings_context(**dict(services or {})):
+            settings = resolve_settings(root, user=user, start=start, identity_source=identity_source)
+        ws = cls(settings)
         ws._ensure_schema()
         return ws
+
+    def services(self) -> dict[str, Any]:
+        """Where this workspace's stores are (URLs with any password stripped), for :meth:`open`.
+
+        A worker given these reaches the same stores with its own credentials (a ``.pgpass``
+        file, MLflow's variables): no secret travels with a task.
+        """
+        from .config import TEAM_KEYS
+        from .core.urls import strip_password
+
+        values = {name: getattr(self.settings, name) for name in TEAM_KEYS}
+        return {k: strip_password(v) if isinstance(v, str) else v for k, v in values.items() if v not in (None, "")}
 
     def child_env(self, **values: str) -> dict[str, str]:
         """The environment for a child process (a notebook kernel) with ``JUPYTER_MLOPS_*`` values set.
@@ -114,8 +132,19 @@ class Workspace:
         return child_env(**values)
 
     def opener(self) -> functools.partial[Workspace]:
-        """A picklable callable that opens this workspace again (in a worker process) as the same actor."""
-        return functools.partial(Workspace.open, str(self.settings.root), user=self.actor, identity_source=self.identity_source)
+        """A picklable callable that opens this workspace again (in a worker process) as the same actor.
+
+        It carries the workspace's service settings (:meth:`services`, no credentials), so a Dask
+        worker started elsewhere, without this process's ``JUPYTER_MLOPS_*`` variables, opens the
+        same tracking server, metadata database and object store.
+        """
+        return functools.partial(
+            Workspace.open,
+            str(self.settings.root),
+            user=self.actor,
+            identity_source=self.identity_source,
+            services=self.services(),
+        )
 
     def for_stage(self, parent_run_id: str | None) -> Workspace:
         """The same workspace (and stores) with its own settings, runs opened in it children of ``parent_run_id``."""
@@ -144,6 +173,17 @@ class Workspace:
         import dataclasses
 
         return dataclasses.replace(self.settings, **changes)
+
+    def upgrade_schema(self, *, target: str = "head") -> Any:
+        """Apply the pending schema revisions (``jupyter-mlops db upgrade``); the way a shared database is upgraded.
+
+        Returns the :class:`~jupyter_mlops.store.migrations.SchemaStatus` after it. Asking for a
+        revision older than the database's is refused (:class:`~jupyter_mlops.errors.Conflict`).
+        """
+        components = [importlib.import_module(m).SCHEMA for m in SCHEMA_MODULES]
+        self.db.migrate(components, upgrade=True, target=target)
+        self._migrated = True
+        return self.db.status()
 
     def _ensure_schema(self) -> None:
         if self._migrated:
@@ -211,25 +251,40 @@ class Workspace:
     def db(self) -> MetadataStore:
         from .store.metadata import MetadataStore
 
-        return MetadataStore(self.settings.metadata_url, read_only=self.read_only)
+        return MetadataStore(self.settings.metadata_url, read_only=self.read_only, passfile=self.settings.metadata_passfile)
 
     @cached_property
-    def objects(self) -> ObjectStore:
+    def objects(self) -> ObjectStore | FsspecObjectStore:
+        """The object store: a folder (local or a shared mount), or any other fsspec URL."""
         from .store.objects import ObjectStore
 
-        if "://" in self.settings.object_store and not self.settings.object_store.startswith("file://"):
-            raise MlopsError(
-                f"object store {self.settings.object_store!r} is not supported yet",
-                hint="use a local or shared-filesystem folder for [objects] url",
-            )
-        return ObjectStore(self.settings.object_store.removeprefix("file://"), read_only=self.read_only)
+        url = self.settings.object_store
+        if "://" in url and not url.startswith("file://"):
+            from .store.fsspec_objects import FsspecObjectStore
+
+            return FsspecObjectStore(url, read_only=self.read_only, options=self.settings.object_store_options)
+        return ObjectStore(url.removeprefix("file://"), read_only=self.read_only)
 
     @cached_property
     def tracking(self) -> MlflowBackend:
         from .tracking.mlflow_backend import MlflowBackend
 
         s = self.settings
-        return MlflowBackend(s.tracking_uri, s.registry_uri, s.artifact_location, read_only=self.read_only)
+        return MlflowBackend(
+            s.tracking_uri,
+            s.registry_uri,
+            s.artifact_location,
+            read_only=self.read_only,
+            workspace=s.tracking_workspace,
+            id_map=self._id_map,
+        )
+
+    def _id_map(self) -> Any:
+        """Recorded id -> MLflow id of a copied workspace (:mod:`jupyter_mlops.store.team`); read once."""
+        from .store.team import load_id_map
+
+        with self.db.read() as conn:
+            return load_id_map(conn)
 
     # -- the context every capability is handed (jupyter_mlops.core.context.Context) ----------
     @contextlib.contextmanager
@@ -509,12 +564,18 @@ class Workspace:
         return f"<b>jupyter-mlops workspace</b> <code>{escape(self.settings.root)}</code> as <b>{escape(self.actor)}</b>"
 
 
-def init(path: str | Path = ".", *, user: str | None = None) -> Workspace:
+def init(path: str | Path = ".", *, user: str | None = None, services: Mapping[str, Any] | None = None) -> Workspace:
     """Create ``.mlops/`` in ``path`` (or open it when it is already a jupyter-mlops workspace).
 
     Creates the MLflow SQLite store and artifact folder, the metadata database, the object store,
     the signing key (folder 0700, key 0600) and ``config.toml``, and records ``workspace.init``
     as the first audit event. If any step fails, the half-made folder is removed.
+
+    Against team services (``services``, e.g. from :func:`~jupyter_mlops.config.load_team_file`,
+    or ``JUPYTER_MLOPS_TRACKING_URI`` / ``_METADATA_URL`` / ``_OBJECT_STORE`` / ``_EXECUTOR``) no
+    local store is made for what a service holds (no SQLite file, no artifact or object folder),
+    and the service settings are written into ``config.toml`` (without credentials), so the
+    workspace keeps using them when it is opened without those variables.
     """
     root = Path(path).expanduser().resolve()
     home = root / WORKSPACE_DIR
@@ -531,24 +592,36 @@ def init(path: str | Path = ".", *, user: str | None = None) -> Workspace:
             f"cannot create {home}: {exc.strerror}", value=str(home), hint="choose a folder you can write to"
         ) from exc
     try:
+        from .config import service_overrides, write_team_settings
+
         created = datetime.now(UTC).isoformat(timespec="seconds")
         (home / CONFIG_FILE).write_text(CONFIG_TEMPLATE.format(workspace_id=uuid.uuid4().hex, created=created), encoding="utf-8")
-        for sub in ("artifacts", "objects"):
-            (home / sub).mkdir(mode=0o700)
+        team = {**service_overrides(), **dict(services or {})}
+        if team:
+            write_team_settings(root, team)
         (home / "keys").mkdir(mode=0o700)
         (home / ".gitignore").write_text("*\n!config.toml\n!.gitignore\n", encoding="utf-8")
-        ws = Workspace(resolve_settings(root, user=user))
+        with settings_context(**{k: v for k, v in team.items() if k in ("tracking_uri", "metadata_url", "object_store")}):
+            ws = Workspace(resolve_settings(root, user=user))
+        s = ws.settings
+        if s.artifact_location and "://" not in s.artifact_location:
+            Path(s.artifact_location).mkdir(mode=0o700, parents=True, exist_ok=True)
+        if "://" not in s.object_store:
+            Path(s.object_store).mkdir(mode=0o700, parents=True, exist_ok=True)
         from .audit.checkpoints import create_key, origin
         from .tracking.mlflow_backend import create_local_store
 
-        signer = create_key(home / "keys", origin(ws.settings))
-
-        if ws.settings.tracking_uri.startswith("sqlite:"):
-            create_local_store(ws.settings.tracking_uri, ws.settings.artifact_location)
+        signer = create_key(home / "keys", origin(s))
+        if s.tracking_uri.startswith("sqlite:"):
+            create_local_store(s.tracking_uri, s.artifact_location)
         ws._ensure_schema()
         with ws.transaction() as conn:
-            payload = {"root_name": root.name, "audit_key": signer.vkey}  # the chain commits to its first key
-            ws.record(conn, "workspace.init", "workspace", ws.settings.workspace_id, payload)
+            payload = {
+                "root_name": root.name,
+                "audit_key": signer.vkey,
+                "team": s.team_mode,
+            }  # the chain commits to its first key
+            ws.record(conn, "workspace.init", "workspace", s.workspace_id, payload)
         return ws
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)

@@ -66,3 +66,26 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         timeout=1200,
     )
     return DemoRun(root, proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def team_services() -> Iterator[object]:
+    """PostgreSQL and a real ``mlflow server`` (basic-auth, workspaces), started once per session (tests/team_services.py)."""
+    import shutil
+    import tempfile
+
+    from team_services import pg_bindir, start_team_services
+
+    if pg_bindir() is None:
+        message = "PostgreSQL is not installed (apt-get install postgresql; .ci/run does it)"
+        if os.environ.get("MLOPS_REQUIRE_TEAM") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    base = Path(tempfile.mkdtemp(prefix="mlops-team-"))  # under /tmp: the postgres user must reach it
+    base.chmod(0o755)
+    services = start_team_services(base)
+    try:
+        yield services
+    finally:
+        services.stop()
+        shutil.rmtree(base, ignore_errors=True)

@@ -27,8 +27,8 @@ untagged tree (``.mlops/``,         every file and folder it names exists (in a 
   for one verb; ``VERB:user`` runs that verb as another identity). A command printing JSON with a
   ``run_id`` sets ``RUN_ID`` for the lines after it.
 - **Elsewhere.** DELEGATED names fixtures whose blocks another test module runs, because they
-  need a running service (a gateway in the background); this test checks that module exists and
-  finds every such block, and runs none of them twice.
+  need a running service (a gateway in the background, the team services); this test checks that
+  module exists and finds every such block (its ``readme_blocks()``), and runs none of them twice.
 - **Exceptions**, kept tiny: COMMANDS maps the commands that must not run as written to what runs
   instead, each with its reason. A block this file cannot place fails the test.
 """
@@ -112,7 +112,7 @@ def kind(block: Block) -> str:
 
 
 #: fixture -> the test module that runs its blocks (it must read them from README.md itself)
-DELEGATED = {"served-model": "test_serving_readme.py"}
+DELEGATED = {"served-model": "test_serving_readme.py", "team-services": "test_team_readme.py"}
 
 BLOCKS = read_blocks()
 GROUPS: dict[str, list[Block]] = {}
@@ -402,7 +402,7 @@ def test_delegated_blocks_are_run_by_their_module() -> None:
         mine = [(b.line, b.lang, b.code) for b in BLOCKS if b.fixture == fixture]
         assert mine, f"no README block uses fixture {fixture!r}: drop it from DELEGATED"
         runner = importlib.import_module(module.removesuffix(".py"))
-        assert runner.serving_blocks() == mine, f"{module} does not run the same {fixture!r} blocks"
+        assert runner.readme_blocks() == mine, f"{module} does not run the same {fixture!r} blocks"
 
 
 def test_a_drifted_block_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:

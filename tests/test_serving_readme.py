@@ -37,16 +37,24 @@ MARK = "<!-- readme-test: fixture=served-model -->"
 
 def serving_blocks() -> list[tuple[int, str, str]]:
     """``(line, language, code)`` of every block marked for the served-model fixture."""
+    return marked_blocks(MARK)
+
+
+readme_blocks = serving_blocks  # what test_readme checks a delegated fixture's module runs
+
+
+def marked_blocks(mark: str) -> list[tuple[int, str, str]]:
+    """``(line, language, code)`` of every README block right below the HTML comment ``mark``."""
     lines = README.read_text(encoding="utf-8").splitlines()
     out = []
     for i, line in enumerate(lines):
-        if line.strip() != MARK:
+        if line.strip() != mark:
             continue
         j = i + 1
         while not lines[j].strip():
             j += 1
         m = re.match(r"^```(\w+)\s*$", lines[j])
-        assert m, f"README.md:{j + 1}: the marker must be followed by a ```bash or ```python block"
+        assert m, f"README.md:{j + 1}: the marker must be followed by a fenced block with its language"
         end = next(k for k in range(j + 1, len(lines)) if lines[k].startswith("```"))
         out.append((j + 1, m.group(1), "\n".join(lines[j + 1 : end])))
     return out
@@ -67,13 +75,13 @@ if [ -n "$(jobs -rp)" ]; then echo "LEFT RUNNING: $(jobs -rp)"; kill $(jobs -rp)
 """
 
 
-def run_bash(line: int, code: str, folder: Path) -> str:
+def run_bash(line: int, code: str, folder: Path, env: dict[str, str] | None = None) -> str:
     port = free_port()
     assert "PORT=8080" in code or "$PORT" not in code, f"README.md:{line}: a block using $PORT sets PORT=8080"
     script = code.replace("PORT=8080", f"PORT={port}")
     # a job the block left behind would outlive the test: report it, then end it
     script = "set -e\n" + _ON_EXIT + script + _EPILOGUE
-    env = cli_env()
+    env = dict(cli_env() if env is None else env)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     proc = subprocess.Popen(
         ["bash", "-c", script], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True

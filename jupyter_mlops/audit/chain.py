@@ -6,6 +6,17 @@ number and hash, updated in the same transaction, so deleting events from the en
 well as changing, deleting or reordering events in the middle. That alone cannot stop an insider
 who rewrites the head too, or re-chains; signed checkpoints (``audit_checkpoints``, written by
 :mod:`jupyter_mlops.audit.checkpoints` and kept outside the database too) do.
+
+Concurrent writers never fork or lose the chain. On SQLite the write transaction started with
+``BEGIN IMMEDIATE``, so only one appender runs at a time. On PostgreSQL :func:`append` takes
+``pg_advisory_xact_lock`` before it reads the head (the store's write transactions take the same
+key first, so there it is already held; taking it again is free). Why a lock and not
+SERIALIZABLE with retry: the append runs inside the caller's transaction, after the caller's
+own writes and often after work that cannot be repeated (an MLflow run started, an object
+stored), so a serialization failure could only be retried by replaying the caller, which the chain
+cannot do; the lock makes the second writer wait instead, and it never fails. ``SELECT ... FOR
+UPDATE`` on the head row is not enough alone: before the first event there is no row to lock, and
+two writers would both write event #1.
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ from sqlalchemy.engine import Connection
 from ..core.entities import AuditEvent, AuditVerification
 from ..core.hashing import canonical_json
 from ..errors import InvalidInput
-from ..store.metadata import SchemaComponent, add_columns, create_tables
+from ..store.metadata import WRITE_LOCK, SchemaComponent, add_columns, create_tables
 from . import verifier
 
 __all__ = [
@@ -108,6 +119,8 @@ def append(
         payload_json = canonical_json(payload or {})
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"audit payload for {action} is not JSON-serializable: {exc}", field="payload") from exc
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
     head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()).first()
     seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
     ts = _utc_now()

@@ -12,6 +12,12 @@ from .commands import CommandUsageError, Context, Result, format_table
 def register(subs: Any) -> None:
     p = subs.add_parser("init", help="create the .mlops/ workspace in a folder")
     p.add_argument("path", nargs="?", default=".", help="project folder (default: the working directory)")
+    p.add_argument(
+        "--config",
+        dest="team_config",
+        help="a team configuration (TOML with [tracking], [metadata], [objects], [executor]): the workspace uses those "
+        "services and no local store is made for them",
+    )
     p.set_defaults(func=_init)
 
     audit = subs.add_parser("audit", help="the audit trail").add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -55,15 +61,21 @@ def _list_options(p: argparse.ArgumentParser) -> None:
 
 
 def _init(ctx: Context, args: argparse.Namespace) -> Result:
+    from ..config import load_team_file
+    from ..core.urls import mask_url
     from ..workspace import init
 
-    ws = init(args.path, user=getattr(args, "user", None))
+    services = load_team_file(args.team_config) if args.team_config else None
+    ws = init(args.path, user=getattr(args, "user", None), services=services)
     home = ws.settings.home
+    s = ws.settings
+    browse = f"open {s.tracking_uri}" if s.tracking_uri.startswith("http") else f"mlflow ui --backend-store-uri {s.tracking_uri}"
     text = (
         f"workspace ready in {home}\n"
-        f"  tracking: {ws.settings.tracking_uri}\n"
-        f"  metadata: {ws.settings.metadata_url}\n"
-        f"  browse runs: mlflow ui --backend-store-uri {ws.settings.tracking_uri}"
+        f"  tracking: {mask_url(s.tracking_uri)}\n"
+        f"  metadata: {mask_url(s.metadata_url)}\n"
+        f"  objects:  {mask_url(s.object_store)}\n"
+        f"  browse runs: {browse}"
     )
     return Result(ws.settings, text)
 
@@ -182,5 +194,7 @@ def _runs_show(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _config_show(ctx: Context, args: argparse.Namespace) -> Result:
-    settings = ctx.workspace().settings
+    from ..config import resolve_settings
+
+    settings = resolve_settings(args.root, user=args.user)  # settings only: shown even when a service is down
     return Result(settings, "\n".join(f"{k} = {v}" for k, v in settings.to_dict().items()))

@@ -39,7 +39,11 @@ def register(subs: Any) -> None:
     p.add_argument("--kernel", help="kernel name (default: the notebook's own)")
     p.add_argument("--stage", action="append", default=[], help="run only this stage and what it needs (repeatable)")
     p.add_argument("--force", action="store_true", help="re-run stages even when their cache key is unchanged")
-    p.add_argument("--executor", default="local", help="local (default) or a Dask scheduler address dask://HOST:PORT")
+    p.add_argument(
+        "--executor",
+        default=None,
+        help="local or a Dask scheduler address dask://HOST:PORT (default: [executor] address in config.toml, else local)",
+    )
     p.add_argument("--max-parallel", type=int, default=2, help="stages run at once on the local pool (default 2)")
     p.add_argument("--dry-run", action="store_true", help="validate and show what would run or be reused")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print a machine-readable summary")
@@ -94,7 +98,7 @@ def _run(ctx: Context, args: argparse.Namespace) -> Result:
         "timeout": None,
         "stage": [],
         "force": False,
-        "executor": "local",
+        "executor": None,
         "max_parallel": 2,
         "dry_run": False,
     }

@@ -32,6 +32,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cmd_pipeline",
     "cmd_serve",
     "cmd_compliance",
+    "cmd_db",
+    "cmd_migrate",
+    "cmd_access",
 )
 
 

@@ -69,6 +69,11 @@ class SettingsView(Protocol):
         ...
 
     @property
+    def executor(self) -> str:
+        """Where pipelines run unless told otherwise: ``local`` or a Dask scheduler address."""
+        ...
+
+    @property
     def extra(self) -> Mapping[str, Any]:
         """The other tables of config.toml (``[audit]``, ``[access]``, ``[models]`` ...), unparsed."""
         ...
@@ -87,8 +92,9 @@ class StoredRef(Protocol):
 class ObjectStore(Protocol):
     """The content-addressed object store (:class:`jupyter_mlops.store.objects.ObjectStore`)."""
 
-    @property
-    def root(self) -> Path: ...
+    def check(self, object_id: str) -> None:
+        """Refuse an id that is not an object of this store (or a link out of it)."""
+        ...
 
     def put_bytes(self, data: bytes) -> StoredRef:
         """Store ``data`` once; its id is its sha256."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..core.paths import resolve_object_path, validate_file, validate_name
+from ..core.paths import validate_file, validate_name
 from ..errors import IntegrityError, InvalidInput, UnsupportedData
 from . import fingerprint as fp
 from . import origin as _origin
@@ -391,7 +391,7 @@ class DataService:
         return data
 
     def _object(self, object_id: str) -> bytes:
-        resolve_object_path(self.ctx.objects.root, object_id)  # refuse links out of the store before reading
+        self.ctx.objects.check(object_id)  # refuse links out of the store before reading
         return self.ctx.objects.open_verified(object_id)
 
     def _read(self, version: DataVersion) -> Any:

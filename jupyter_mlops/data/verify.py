@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from ..core.paths import resolve_object_path, validate_object_id
+from ..core.paths import validate_object_id
 from ..errors import UnsafePath
 from .entities import DataVerification
 from .schema import data_versions
@@ -57,7 +57,7 @@ def _state(ctx: Context, object_id: str) -> str | None:
     except UnsafePath:
         return "not an object of this store (invalid name)"
     try:
-        resolve_object_path(ctx.objects.root, object_id)
+        ctx.objects.check(object_id)
     except UnsafePath:
         return "link out of the store"
     return ctx.objects.verify(object_id)

@@ -70,7 +70,7 @@ def run_pipeline(
     *,
     stages: Sequence[str] = (),
     force: bool = False,
-    executor: str = "local",
+    executor: str | None = None,
     max_parallel: int = 2,
     dry_run: bool = False,
     progress: Callable[[dict[str, Any]], None] | str | None = None,
@@ -86,7 +86,8 @@ def run_pipeline(
     force:
         Re-run stages whose cache key is unchanged.
     executor:
-        ``"local"`` or a Dask scheduler address ``dask://HOST:PORT``.
+        ``"local"`` or a Dask scheduler address ``dask://HOST:PORT``; default: the workspace's
+        ``[executor] address``, else local.
     max_parallel:
         Local workers.
     dry_run:

@@ -115,7 +115,7 @@ class PipelineService:
         *,
         stages: Sequence[str] = (),
         force: bool = False,
-        executor: str = "local",
+        executor: str | None = None,
         max_parallel: int = 2,
         dry_run: bool = False,
         progress: Event | None = None,
@@ -130,7 +130,8 @@ class PipelineService:
         force:
             Re-run every stage even when its cache key is unchanged.
         executor:
-            ``"local"`` (a process pool) or a Dask scheduler address ``dask://HOST:PORT``.
+            ``"local"`` (a process pool) or a Dask scheduler address ``dask://HOST:PORT``; default:
+            the workspace's ``[executor] address`` (``JUPYTER_MLOPS_EXECUTOR``), else local.
         max_parallel:
             Local workers (at most this many kernels at once).
         dry_run:
@@ -148,6 +149,7 @@ class PipelineService:
             )
         from ..executors.base import EXECUTORS
 
+        executor = executor or self.ctx.settings.executor
         if "://" not in executor:
             EXECUTORS.get(executor)
         if dry_run:

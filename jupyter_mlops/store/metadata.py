@@ -1,15 +1,22 @@
 """The metadata database: SQLAlchemy Core over SQLite (embedded) or PostgreSQL (team mode).
 
 Everything MLflow does not model (audit trail, data versions, lineage, reviews, cards ...) lives
-here. Each capability declares a :class:`SchemaComponent` (its tables and an ordered list of
-migrations); the store records each component's version in ``schema_versions`` and migrates
-forward on open. A database written by a newer release is refused with
+here. The schema is managed by Alembic (:mod:`jupyter_mlops.store.migrations`, its own version
+table ``alembic_version_mlops``); each capability still declares a :class:`SchemaComponent`, whose
+per-component steps adopt a database made before Alembic. An embedded (SQLite) workspace is
+upgraded when it opens; a shared (PostgreSQL) one is created on first open but upgraded only by
+``jupyter-mlops db upgrade``, like ``mlflow db upgrade``: a schema change there concerns every team
+member at once. A database written by a newer release is refused with
 :class:`~jupyter_mlops.errors.SchemaTooNew` instead of being silently misread.
 
 SQLite runs in WAL mode with ``synchronous=FULL``. Write transactions start with
 ``BEGIN IMMEDIATE``: a deferred transaction that reads then writes loses to concurrent writers
 (measured: 4,639 of 4,800 failed under 16 processes), and the audit chain reads its head before
-it appends.
+it appends. On PostgreSQL a write transaction takes the same place in line with
+``pg_advisory_xact_lock`` as its first statement: one writer at a time, released at commit or
+rollback, so the read-then-write steps of every capability (next version number, the chain head)
+see what the previous writer committed, and nothing ever needs a retry. The cost is that writes
+queue; they are short (no MLflow call happens inside one).
 
 A read-only store (a workspace this user cannot write: an archived or evidence copy) never writes.
 SQLite needs care there: a WAL database opened with ``mode=ro`` must create its ``-shm`` file,
@@ -38,9 +45,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import SchemaTooNew, WorkspaceCorrupt, WorkspaceReadOnly
+from ..errors import Conflict, SchemaTooNew, WorkspaceCorrupt, WorkspaceReadOnly, redact
 
-__all__ = ["MetadataStore", "Migration", "SchemaComponent", "driver_missing", "readonly_error", "sqlite_path"]
+__all__ = ["WRITE_LOCK", "MetadataStore", "Migration", "SchemaComponent", "driver_missing", "readonly_error", "sqlite_path"]
+
+#: The PostgreSQL advisory lock key every write transaction takes (``pg_advisory_xact_lock``).
+WRITE_LOCK = 0x6D6C6F7073  # "mlops"
 
 Migration = Callable[[Connection], None]
 
@@ -135,10 +145,11 @@ def add_columns(table: sa.Table, *names: str) -> Migration:
 class MetadataStore:
     """Connections, transactions and schema migrations of the metadata database."""
 
-    def __init__(self, url: str, *, read_only: bool = False) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, passfile: str | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.read_only = read_only
+        self.passfile = passfile
         self._engine: Engine | None = None
         self._scratch: str | None = None
 
@@ -150,10 +161,17 @@ class MetadataStore:
 
     def _create_engine(self) -> Engine:
         if not self.is_sqlite:
+            args = {"passfile": self.passfile} if self.passfile else {}
             try:
-                return sa.create_engine(self.url, pool_pre_ping=True, future=True)
+                return sa.create_engine(self.url, pool_pre_ping=True, future=True, connect_args=args)
             except ImportError as exc:
                 raise driver_missing(self.url, exc) from None
+            except sa.exc.ArgumentError:  # its message repeats the URL, password included: not shown
+                raise WorkspaceCorrupt(
+                    f"the metadata database URL is not valid: {redact(self.url)}",
+                    value=redact(self.url),
+                    hint="e.g. postgresql+psycopg://mlops@db.internal:5432/mlops (the password in ~/.pgpass)",
+                ) from None
         path = sqlite_path(self.url)
         readonly_uri = None
         if self.read_only and path and self._scratch is None:
@@ -207,64 +225,105 @@ class MetadataStore:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             conn = conn.execution_options(mlops_write=True)
             with conn.begin():
+                if not self.is_sqlite:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
                 yield conn
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A connection; a server that cannot be reached is a clear error with the URL masked."""
+        try:
+            conn = self.engine.connect()
+        except sa.exc.OperationalError as exc:
+            if self.is_sqlite:
+                raise
+            raise WorkspaceCorrupt(
+                f"cannot connect to the metadata database {redact(self.url)}: {_first_line(exc.orig)}",
+                value=redact(self.url),
+                hint="check the server, the URL and the credentials (PGPASSWORD, a .pgpass file or [metadata] passfile)",
+            ) from None
+        with conn:
+            yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction."""
-        with self.engine.connect() as conn, conn.begin():
+        with self._connect() as conn, conn.begin():
             yield conn
 
-    def migrate(self, components: Sequence[SchemaComponent]) -> dict[str, int]:
-        """Bring every component up to its latest version; refuse a database from a newer release.
+    def migrate(
+        self, components: Sequence[SchemaComponent], *, upgrade: bool | None = None, target: str = "head"
+    ) -> dict[str, int]:
+        """Bring the schema to the newest revision; refuse a database from a newer release.
 
-        A read-only store is checked, not changed: when it needs a migration, the migration runs on
-        a private scratch copy and the original file stays as it was.
+        ``upgrade=None`` (on open) creates an empty database and upgrades an embedded one, but
+        refuses to upgrade a shared one (``jupyter-mlops db upgrade`` passes ``True``). A read-only
+        store is checked, not changed: when it needs a migration, the migration runs on a private
+        scratch copy and the original file stays as it was.
         """
+        from . import migrations
+
+        where = "the metadata database" if self.is_sqlite else f"the metadata database {redact(self.url)}"
         try:
             if self.read_only:
-                current = self._versions()
+                with self.read() as conn:
+                    state = migrations.status(conn, where=where)
+                    current = _legacy_versions(conn)
                 _refuse_newer(components, current, self.url)
-                if all(current.get(c.name, 0) >= c.version for c in components):
+                if state.up_to_date and all(current.get(c.name, 0) >= c.version for c in components):
                     return {c.name: c.version for c in components}
+                if not self.is_sqlite:
+                    raise _readonly_message(redact(self.url))
                 self._use_scratch_copy()
             with self._write() as conn:
-                _meta.create_all(conn)
-                current = {r.component: r.version for r in conn.execute(sa.select(schema_versions))}
-                _refuse_newer(components, current, self.url)
-                for comp in components:
-                    have = current.get(comp.name, 0)
-                    for step in comp.migrations[have:]:
-                        step(conn)
-                    if have < comp.version:
-                        row = {"component": comp.name, "version": comp.version, "updated": _now()}
-                        if have == 0:
-                            conn.execute(sa.insert(schema_versions).values(**row))
-                        else:
-                            conn.execute(
-                                sa.update(schema_versions)
-                                .where(schema_versions.c.component == comp.name)
-                                .values(version=comp.version, updated=row["updated"])
-                            )
+                state = migrations.status(conn, where=where)
+                _refuse_newer(components, _legacy_versions(conn), self.url)
+                if state.current is None and not state.legacy and not state.empty:
+                    others = sorted(sa.inspect(conn).get_table_names())
+                    raise WorkspaceCorrupt(
+                        f"{where} holds tables that are not jupyter-mlops's ({', '.join(others[:4])} ...)",
+                        value=redact(self.url),
+                        hint="give the metadata its own database (MLflow's store has tables of the same names)",
+                    )
+                if not state.up_to_date and not state.empty and not self.is_sqlite and not upgrade:
+                    raise WorkspaceCorrupt(
+                        f"{where} is at schema revision {state.current or 'from before Alembic'}; "
+                        f"this jupyter-mlops needs {state.head}",
+                        value=redact(self.url),
+                        hint="an administrator runs `jupyter-mlops db upgrade` once for the team "
+                        "(`jupyter-mlops db status` shows what it will do)",
+                    )
+                if state.legacy:
+                    _legacy_steps(conn, components)  # an old database: to the baseline's versions
+                if not state.up_to_date or target != "head":
+                    migrations.upgrade(conn, target=target, where=where)
+                _legacy_steps(conn, components)  # component steps written after the baseline, if any
                 return {c.name: c.version for c in components}
-        except (SchemaTooNew, WorkspaceReadOnly):
+        except (SchemaTooNew, WorkspaceReadOnly, WorkspaceCorrupt, Conflict):
             raise
         except sa.exc.DatabaseError as exc:
             raise WorkspaceCorrupt(
-                f"cannot open the metadata database: {exc.orig}",
-                value=self.url,
-                hint="the file is damaged; restore .mlops/mlops.db from a backup",
+                f"cannot open the metadata database: {_first_line(exc.orig)}",
+                value=redact(self.url),
+                hint="the file is damaged; restore .mlops/mlops.db from a backup"
+                if self.is_sqlite
+                else "check the database server and that this user may create tables in it",
             ) from exc
+
+    def status(self) -> Any:
+        """The schema's :class:`~jupyter_mlops.store.migrations.SchemaStatus` (read only)."""
+        from . import migrations
+
+        with self.read() as conn:
+            return migrations.status(conn)
 
     def _versions(self) -> dict[str, int]:
         """The recorded schema versions (empty for a database without the table), read only."""
         with self.read() as conn:
-            if not sa.inspect(conn).has_table("schema_versions"):
-                return {}
-            return {r.component: r.version for r in conn.execute(sa.select(schema_versions))}
+            return _legacy_versions(conn)
 
     def _use_scratch_copy(self) -> None:
         path = sqlite_path(self.url)
@@ -280,6 +339,35 @@ class MetadataStore:
             self._engine = None
 
 
+def _legacy_versions(conn: Connection) -> dict[str, int]:
+    if not sa.inspect(conn).has_table("schema_versions"):
+        return {}
+    return {r.component: r.version for r in conn.execute(sa.select(schema_versions))}
+
+
+def _legacy_steps(conn: Connection, components: Sequence[SchemaComponent]) -> None:
+    """Run each component's steps it has not run yet, and record its version in ``schema_versions``."""
+    _meta.create_all(conn)
+    current = _legacy_versions(conn)
+    for comp in components:
+        have = current.get(comp.name, 0)
+        for step in comp.migrations[have:]:
+            step(conn)
+        if have < comp.version:
+            if comp.name not in current:
+                conn.execute(sa.insert(schema_versions).values(component=comp.name, version=comp.version, updated=_now()))
+            else:
+                conn.execute(
+                    sa.update(schema_versions)
+                    .where(schema_versions.c.component == comp.name)
+                    .values(version=comp.version, updated=_now())
+                )
+
+
+def _first_line(exc: object) -> str:
+    return redact(str(exc).strip().splitlines()[0][:300]) if str(exc).strip() else type(exc).__name__
+
+
 def _refuse_newer(components: Sequence[SchemaComponent], current: dict[str, int], url: str) -> None:
     for comp in components:
         have = current.get(comp.name, 0)
@@ -287,7 +375,7 @@ def _refuse_newer(components: Sequence[SchemaComponent], current: dict[str, int]
             raise SchemaTooNew(
                 f"the metadata database has schema '{comp.name}' version {have}, "
                 f"this jupyter-mlops knows only version {comp.version}",
-                value=url,
+                value=redact(url),
                 hint="upgrade jupyter-mlops (pip install -U jupyter-mlops) to open this workspace",
             )
 

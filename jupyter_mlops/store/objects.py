@@ -3,7 +3,9 @@
 An object is stored once under ``objects/<2 hex>/<rest of its sha256>``; storing the same bytes
 again writes nothing. Writes are atomic (temporary file, fsync, rename, fsync of the folder), files
 are 0600 and folders 0700, and reading re-hashes the bytes so a corrupted object is refused with an
-error that names it.
+error that names it. A shared folder (an NFS or SMB mount every team member and Dask worker sees)
+is this store too; any other fsspec URL (``s3://`` ...) is
+:class:`~jupyter_mlops.store.fsspec_objects.FsspecObjectStore`, with the same methods.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import BinaryIO
 from ..core.paths import resolve_object_path, validate_object_id
 from ..errors import IntegrityError, NotFound, WorkspaceCorrupt, WorkspaceReadOnly
 
-__all__ = ["ObjectStore", "StoredObject"]
+__all__ = ["ObjectStore", "StoredObject", "read_verified"]
 
 _CHUNK = 1 << 20
 
@@ -51,6 +53,10 @@ class ObjectStore:
         if not self.root.exists():
             return self.root / object_id[:2] / object_id[2:]
         return resolve_object_path(self.root, object_id)
+
+    def check(self, object_id: str) -> None:
+        """Refuse a malformed id, and an object file that links out of the store, before anything reads it."""
+        self._path(object_id)
 
     def ensure(self) -> None:
         """Create the store folder (0700)."""
@@ -163,21 +169,7 @@ class ObjectStore:
     def open_verified(self, object_id: str) -> bytes:
         """Return an object's bytes after checking they still hash to ``object_id``."""
         path = self._path(object_id)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFound(
-                f"object {object_id} is missing from the object store",
-                value=object_id,
-                hint="run `jupyter-mlops data verify` to list every missing object",
-            ) from None
-        if hashlib.sha256(data).hexdigest() != object_id:
-            raise IntegrityError(
-                f"object {object_id} is corrupt: its bytes no longer match its hash",
-                value=object_id,
-                hint="restore the object from a backup; it will not be loaded",
-            )
-        return data
+        return read_verified(object_id, path.read_bytes)
 
     def verify(self, object_id: str) -> str | None:
         """``None`` when the object is intact, else ``"missing"`` or ``"corrupt"``."""
@@ -239,3 +231,22 @@ class _suppress:
 
     def __exit__(self, *exc: object) -> bool:
         return True
+
+
+def read_verified(object_id: str, read: Callable[[], bytes]) -> bytes:
+    """``read()``'s bytes, refused unless they hash to ``object_id`` (one rule for every store)."""
+    try:
+        data = read()
+    except FileNotFoundError:
+        raise NotFound(
+            f"object {object_id} is missing from the object store",
+            value=object_id,
+            hint="run `jupyter-mlops data verify` to list every missing object",
+        ) from None
+    if hashlib.sha256(data).hexdigest() != object_id:
+        raise IntegrityError(
+            f"object {object_id} is corrupt: its bytes no longer match its hash",
+            value=object_id,
+            hint="restore the object from a backup; it will not be loaded",
+        )
+    return data

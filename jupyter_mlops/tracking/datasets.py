@@ -113,4 +113,5 @@ def log_dataset_input(
             profile=json.dumps(dict(profile), sort_keys=True) if profile else None,
         )
         inputs = [DatasetInput(dataset=dataset, tags=[InputTag(key=k, value=str(v)) for k, v in (tags or {}).items()])]
-        as_mlflow(backend).client.log_inputs(run_id, datasets=inputs)
+        mlflow = as_mlflow(backend)
+        mlflow.client.log_inputs(mlflow.mlflow_run_id(run_id), datasets=inputs)

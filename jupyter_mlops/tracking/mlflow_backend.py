@@ -3,7 +3,13 @@
 Runs are started through MLflow's fluent API, so ``mlflow.log_metric`` calls a user writes inside
 a tracked cell land in the same run; everything else goes through an explicit ``MlflowClient``.
 MLflow exceptions are wrapped in :class:`~jupyter_mlops.errors.TrackingError` here and never
-escape the public API.
+escape the public API; a tracking server's "permission denied" (MLflow's basic-auth app) is a
+:class:`~jupyter_mlops.errors.PermissionDenied` that names the MLflow user and the way to a role.
+
+Against a tracking server the same calls go over its REST API (artifacts through its proxy, in
+the MLflow workspace ``[tracking] workspace`` names on a server with workspaces). Runs a workspace
+recorded before it was copied to a server have another id there: :class:`IdMap` translates them
+on the way in and back (see :mod:`jupyter_mlops.store.team`).
 """
 
 from __future__ import annotations
@@ -15,12 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound, TrackingError
-from .mlflow_store import _import_mlflow, _uri_lock, _wrap, create_local_store
+from .mlflow_store import _import_mlflow, _refusal, _uri_lock, _wrap, create_local_store
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlflow import MlflowClient
 
     from ..core.context import TrackingBackend
+    from ..store.team import IdMap
 
 __all__ = ["MlflowBackend", "as_mlflow", "create_local_store"]
 
@@ -30,11 +39,23 @@ _MAX_PARAM = 6000
 class MlflowBackend:
     """Tracking back-end over MLflow (SQLite file or a tracking server)."""
 
-    def __init__(self, tracking_uri: str, registry_uri: str, artifact_location: str, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        registry_uri: str,
+        artifact_location: str,
+        *,
+        read_only: bool = False,
+        workspace: str | None = None,
+        id_map: Callable[[], IdMap] | None = None,
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri
         self.artifact_location = artifact_location
         self.read_only = read_only
+        self.workspace = workspace
+        self._id_map_loader = id_map
+        self._ids: IdMap | None = None
         self._client: MlflowClient | None = None
         self._experiments: dict[str, str] = {}
         self._stats_checked = False
@@ -47,8 +68,51 @@ class MlflowBackend:
                 _import_mlflow()
                 from mlflow import MlflowClient
 
+                self._use_workspace()
                 self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
         return self._client
+
+    def _use_workspace(self) -> None:
+        """Point MLflow's client at the server workspace this workspace uses (a process-wide setting in MLflow)."""
+        if self.workspace:
+            from mlflow.utils import workspace_context
+
+            if workspace_context.get_request_workspace() != self.workspace:
+                workspace_context.set_workspace(self.workspace)
+
+    # -- ids of a workspace copied to a tracking server --------------------------------------
+    @property
+    def ids(self) -> IdMap:
+        """Recorded id <-> MLflow id (empty unless this workspace was copied to a tracking server)."""
+        if self._ids is None:
+            from ..store.team import IdMap
+
+            self._ids = self._id_map_loader() if self._id_map_loader is not None else IdMap()
+        return self._ids
+
+    def mlflow_run_id(self, run_id: str) -> str:
+        """The id MLflow holds the recorded run ``run_id`` under."""
+        return self.ids.to_mlflow("run", run_id) if self.ids else run_id
+
+    def recorded_run_id(self, mlflow_run_id: str) -> str:
+        """The id this workspace recorded for MLflow's run ``mlflow_run_id``."""
+        return self.ids.from_mlflow("run", mlflow_run_id) if self.ids else mlflow_run_id
+
+    def _filter_ids(self, filter_string: str) -> str:
+        if not self.ids or not filter_string:
+            return filter_string
+        import re
+
+        return re.sub(r"\b[0-9a-f]{32}\b", lambda m: self.mlflow_run_id(m.group(0)), filter_string)
+
+    def _run_dict(self, run: Any) -> dict[str, Any]:
+        out = _run_dict(run)
+        if self.ids:
+            out["run_id"] = self.recorded_run_id(out["run_id"])
+            parent = out["tags"].get("mlflow.parentRunId")
+            if parent:
+                out["tags"]["mlflow.parentRunId"] = self.recorded_run_id(parent)
+        return out
 
     def _activate(self) -> Any:
         mlflow = _import_mlflow()
@@ -58,9 +122,12 @@ class MlflowBackend:
                 mlflow.set_tracking_uri(self.tracking_uri)
             if mlflow.get_registry_uri() != self.registry_uri:
                 mlflow.set_registry_uri(self.registry_uri)
+            self._use_workspace()
         return mlflow
 
     def _artifact_location_for(self, name: str) -> str | None:
+        if not self.artifact_location:  # a tracking server decides (its --artifacts-destination)
+            return None
         if "://" in self.artifact_location:
             return self.artifact_location.rstrip("/") + "/" + name
         return (Path(self.artifact_location) / name).resolve().as_uri()
@@ -73,22 +140,23 @@ class MlflowBackend:
             return cached
         with _wrap(f"look up experiment {name!r}", self.tracking_uri):
             exp = self.client.get_experiment_by_name(name)
-            if exp is None:
-                if not create:
-                    raise NotFound(
-                        f"no experiment named {name!r}", value=name, hint="`jupyter-mlops runs list` shows the experiments"
-                    )
+        if exp is None:
+            if not create:
+                raise NotFound(
+                    f"no experiment named {name!r}", value=name, hint="`jupyter-mlops runs list` shows the experiments"
+                )
+            with _wrap(f"create experiment {name!r}", self.tracking_uri):
                 from mlflow.exceptions import MlflowException
 
                 try:
                     exp_id = self.client.create_experiment(name, artifact_location=self._artifact_location_for(name))
-                except MlflowException:  # created concurrently by another process
+                except MlflowException as exc:  # created concurrently by another process?
                     again = self.client.get_experiment_by_name(name)
                     if again is None:
-                        raise
+                        raise exc from None
                     exp_id = again.experiment_id
-            else:
-                exp_id = exp.experiment_id
+        else:
+            exp_id = exp.experiment_id
         self._experiments[name] = exp_id
         return exp_id
 
@@ -121,11 +189,11 @@ class MlflowBackend:
                 experiment_id=experiment_id,
                 run_name=name,
                 nested=nested,
-                parent_run_id=None if nested else parent_run_id,
+                parent_run_id=None if nested or parent_run_id is None else self.mlflow_run_id(parent_run_id),
                 tags=dict(tags),
                 log_system_metrics=False,
             )
-            return str(run.info.run_id), str(run.info.artifact_uri)
+            return str(run.info.run_id), str(run.info.artifact_uri)  # a new run: the same id on both sides
 
     def log_batch(
         self,
@@ -151,7 +219,7 @@ class MlflowBackend:
             for i in range(0, max(len(m), len(p), len(t), 1), 100):
                 chunk_m, chunk_p, chunk_t = m[i : i + 100], p[i : i + 100], t[i : i + 100]
                 if chunk_m or chunk_p or chunk_t:
-                    self.client.log_batch(run_id, metrics=chunk_m, params=chunk_p, tags=chunk_t)
+                    self.client.log_batch(self.mlflow_run_id(run_id), metrics=chunk_m, params=chunk_p, tags=chunk_t)
 
     def log_text(self, run_id: str, text: str, artifact_file: str, *, artifact_uri: str | None = None) -> None:
         """Store ``text`` as an artifact file of the run.
@@ -172,22 +240,22 @@ class MlflowBackend:
                 except OSError as exc:
                     raise TrackingError(f"cannot write artifact {artifact_file}: {exc.strerror}", value=str(target)) from exc
         with _wrap(f"store artifact {artifact_file}", self.tracking_uri):
-            self.client.log_text(run_id, text, artifact_file)
+            self.client.log_text(self.mlflow_run_id(run_id), text, artifact_file)
 
     def log_artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
         """Copy a local file into the run's artifacts."""
         with _wrap(f"store artifact {Path(path).name}", self.tracking_uri):
-            self.client.log_artifact(run_id, str(path), artifact_path)
+            self.client.log_artifact(self.mlflow_run_id(run_id), str(path), artifact_path)
 
     def end_run(self, run_id: str, status: str) -> None:
         """End the run with ``FINISHED``, ``FAILED`` or ``KILLED`` (the fluent run if it is active)."""
         with _wrap("end a run", self.tracking_uri):
             mlflow = self._activate()
             active = mlflow.active_run()
-            if active is not None and active.info.run_id == run_id:
+            if active is not None and active.info.run_id == self.mlflow_run_id(run_id):
                 mlflow.end_run(status=status)
             else:
-                self.client.set_terminated(run_id, status=status)
+                self.client.set_terminated(self.mlflow_run_id(run_id), status=status)
 
     def open_runs(self, filter_string: str, *, max_results: int = 1000) -> list[dict[str, Any]]:
         """RUNNING runs of every experiment that match ``filter_string``, with ``last_activity_ms``.
@@ -207,7 +275,7 @@ class MlflowBackend:
                     run_view_type=ViewType.ALL,
                     max_results=max_results,
                 )
-                found.extend(_with_activity(r) for r in page)
+                found.extend(self._with_activity(r) for r in page)
             return found
 
     def run_state(self, run_id: str) -> dict[str, Any] | None:
@@ -216,7 +284,7 @@ class MlflowBackend:
             from mlflow.exceptions import MlflowException
 
             try:
-                return _with_activity(self.client.get_run(run_id))
+                return self._with_activity(self.client.get_run(self.mlflow_run_id(run_id)))
             except MlflowException:
                 return None
 
@@ -225,7 +293,7 @@ class MlflowBackend:
         with _wrap(f"close run {run_id}", self.tracking_uri):
             if tags:
                 self.log_batch(run_id, tags=tags)
-            self.client.set_terminated(run_id, status=status, end_time=int(end_time_ms))
+            self.client.set_terminated(self.mlflow_run_id(run_id), status=status, end_time=int(end_time_ms))
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """A run's params, metrics, tags, status and times as plain data."""
@@ -233,12 +301,14 @@ class MlflowBackend:
             from mlflow.exceptions import MlflowException
 
             try:
-                run = self.client.get_run(run_id)
+                run = self.client.get_run(self.mlflow_run_id(run_id))
             except MlflowException as exc:
+                if _refusal(exc, f"read run {run_id}", self.tracking_uri) is not None:
+                    raise
                 raise NotFound(
                     f"no run with id {run_id!r}", value=run_id, hint="`jupyter-mlops runs list` shows run ids"
                 ) from exc
-            return _run_dict(run)
+            return self._run_dict(run)
 
     def search_runs(
         self,
@@ -253,9 +323,13 @@ class MlflowBackend:
         self._refresh_sqlite_stats()
         with _wrap("search runs", self.tracking_uri):
             page = self.client.search_runs(
-                experiment_ids, filter_string=filter_string, order_by=order_by, max_results=max_results, page_token=page_token
+                experiment_ids,
+                filter_string=self._filter_ids(filter_string),
+                order_by=order_by,
+                max_results=max_results,
+                page_token=page_token,
             )
-            return [_run_dict(r) for r in page], page.token
+            return [self._run_dict(r) for r in page], page.token
 
     def read_text_artifact(self, run_id: str, artifact_file: str, *, max_bytes: int = 200_000) -> str | None:
         """The text of one run artifact (e.g. ``mlops/cell.py``), or ``None`` when it was not stored."""
@@ -266,7 +340,7 @@ class MlflowBackend:
             from mlflow.exceptions import MlflowException
             from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-            uri = self.client.get_run(run_id).info.artifact_uri
+            uri = self.client.get_run(self.mlflow_run_id(run_id)).info.artifact_uri
             try:
                 if uri.startswith("file:"):  # local store: read in place (no temp copy, no progress bar)
                     base = Path(unquote(urlparse(uri).path)).resolve()
@@ -277,7 +351,8 @@ class MlflowBackend:
                 else:
                     with tempfile.TemporaryDirectory() as tmp:
                         local = Path(tmp) / "artifact"
-                        get_artifact_repository(uri)._download_file(artifact_file, str(local))  # type: ignore[no-untyped-call]
+                        repo = get_artifact_repository(uri, tracking_uri=self.tracking_uri)
+                        repo._download_file(artifact_file, str(local))  # type: ignore[no-untyped-call]
                         data = local.read_bytes()[:max_bytes]
             except (MlflowException, OSError):
                 return None
@@ -286,7 +361,7 @@ class MlflowBackend:
     def metric_history(self, run_id: str, key: str, *, max_points: int = 2000) -> list[tuple[int, float]]:
         """``(step, value)`` pairs of one metric of a run, in step order."""
         with _wrap(f"read metric history of {key}", self.tracking_uri):
-            hist = self.client.get_metric_history(run_id, key)
+            hist = self.client.get_metric_history(self.mlflow_run_id(run_id), key)
             return sorted((int(m.step), float(m.value)) for m in hist)[:max_points]
 
     def _refresh_sqlite_stats(self) -> None:
@@ -337,7 +412,10 @@ class MlflowBackend:
         import mlflow
 
         run = mlflow.active_run()
-        return None if run is None else str(run.info.run_id)
+        return None if run is None else self.recorded_run_id(str(run.info.run_id))
+
+    def _with_activity(self, run: Any) -> dict[str, Any]:
+        return {**self._run_dict(run), "last_activity_ms": _activity_ms(run)}
 
 
 def as_mlflow(backend: TrackingBackend) -> MlflowBackend:
@@ -362,10 +440,10 @@ def _param_text(value: Any) -> str:
     return text if len(text) <= _MAX_PARAM else text[: _MAX_PARAM - 3] + "..."
 
 
-def _with_activity(run: Any) -> dict[str, Any]:
-    """``_run_dict`` plus ``last_activity_ms``: the latest of the start time and the metrics' timestamps."""
+def _activity_ms(run: Any) -> int:
+    """A run's last sign of life: the latest of its start time and its metrics' timestamps."""
     stamps = [int(m.timestamp) for m in getattr(run.data, "_metric_objs", ()) if getattr(m, "timestamp", None)]
-    return {**_run_dict(run), "last_activity_ms": max([int(run.info.start_time or 0), *stamps])}
+    return max([int(run.info.start_time or 0), *stamps])
 
 
 def _run_dict(run: Any) -> dict[str, Any]:

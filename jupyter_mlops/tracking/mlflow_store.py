@@ -10,12 +10,9 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import NotFound, TrackingError, WorkspaceCorrupt, WorkspaceError
-
-if TYPE_CHECKING:
-    pass
+from ..errors import NotFound, PermissionDenied, TrackingError, WorkspaceCorrupt, WorkspaceError
 
 __all__ = ["create_local_store"]
 
@@ -27,7 +24,7 @@ _uri_lock = threading.Lock()
 def _wrap(what: str, uri: str | None = None) -> Iterator[None]:
     try:
         yield
-    except (TrackingError, NotFound, WorkspaceError):
+    except (TrackingError, NotFound, WorkspaceError, PermissionDenied):
         raise
     except ImportError as exc:  # a database driver (psycopg, pymysql ...) the tracking URI needs
         if exc.name and exc.name.split(".")[0] in _DRIVERS:
@@ -47,11 +44,45 @@ def _wrap(what: str, uri: str | None = None) -> Iterator[None]:
                 value=where,
                 hint="the file is damaged or truncated; restore .mlops/mlflow.db from a backup",
             ) from None
+        refused = _refusal(exc, what, uri)
+        if refused is not None:
+            raise refused from None
         if isinstance(exc, (MlflowException, OSError, ValueError)):
             raise TrackingError(
                 f"MLflow failed to {what}: {exc}", hint="check the tracking URI and that the store is reachable"
             ) from exc
         raise
+
+
+def _refusal(exc: Exception, what: str, uri: str | None) -> PermissionDenied | None:
+    """A tracking server's 401 / 403 as one clear error (MLflow's basic-auth app answers with these)."""
+    code = getattr(exc, "error_code", None)
+    if code not in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
+        return None
+    from mlflow.utils.credentials import read_mlflow_creds
+
+    user = read_mlflow_creds().username
+    server = uri or "the tracking server"
+    if code == "UNAUTHENTICATED" and user:
+        return PermissionDenied(
+            f"the MLflow server {server} refused to {what}: it did not accept the password of user {user!r}",
+            value=user,
+            hint="check MLFLOW_TRACKING_PASSWORD (or ~/.mlflow/credentials) for that user; an MLflow admin can reset it",
+        )
+    if code == "UNAUTHENTICATED" or not user:
+        return PermissionDenied(
+            f"the MLflow server {server} refused to {what}: it needs a user name and password",
+            value=server,
+            hint="set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or write ~/.mlflow/credentials)",
+        )
+    writes = not what.startswith(("read", "look up", "search", "list", "connect"))
+    needs = "EDIT" if writes else "READ"
+    return PermissionDenied(
+        f"the MLflow server {server} refused to {what}: its user {user!r} lacks {needs} permission there",
+        value=user,
+        hint=f"{'writing' if writes else 'reading'} needs a role with {needs} on the experiment or model "
+        "(researcher or reviewer to write): an admin grants it in config.toml and runs `jupyter-mlops access sync`",
+    )
 
 
 #: Python database drivers SQLAlchemy may import for a tracking URI.
@@ -63,6 +94,9 @@ def _import_mlflow() -> Any:
     import os
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # Against a tracking server MLflow prints "View run ... at: URL" on every run end; a library never prints.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     return mlflow

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,7 @@ from .registered import delete_alias, delete_version, get_alias, list_aliases, r
 
 if TYPE_CHECKING:
     from ..core.context import TrackingBackend
+    from .mlflow_backend import MlflowBackend
 
 __all__ = [
     "SERIALIZATIONS",
@@ -173,38 +176,71 @@ def prepare_sklearn(
     return PreparedModel(model, model_type, example, prediction, serialization, trusted_types, model_sha256(model))
 
 
+@contextlib.contextmanager
+def _in_experiment_of(mlflow: Any, backend: MlflowBackend, mlflow_run_id: str) -> Iterator[None]:
+    """Make MLflow create the logged model in its run's experiment.
+
+    With no active fluent run (a stage's kernel logs into the stage run by id), MLflow files a new
+    logged model under the default experiment, not the run's: on a tracking server with
+    workspaces that experiment is another workspace's, and the server refuses the write (403).
+    ``MLFLOW_EXPERIMENT_ID`` is where MLflow looks next, so it is set for the call.
+    """
+    if mlflow.active_run() is not None and mlflow.active_run().info.run_id == mlflow_run_id:
+        yield
+        return
+    experiment_id = backend.client.get_run(mlflow_run_id).info.experiment_id
+    old = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    os.environ["MLFLOW_EXPERIMENT_ID"] = str(experiment_id)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        else:
+            os.environ["MLFLOW_EXPERIMENT_ID"] = old
+
+
+def _is_http(exc: Exception) -> bool:
+    """An MLflow REST failure (``API request to endpoint ... failed with error code 4xx / 5xx``)."""
+    return "API request to endpoint" in str(getattr(exc, "message", exc))
+
+
 def log_sklearn(backend: TrackingBackend, prepared: PreparedModel, *, run_id: str) -> LoggedModel:
     """Log a prepared model into run ``run_id`` with a signature inferred from its input example."""
     model, example, prediction = prepared.model, prepared.example, prepared.prediction
     serialization, trusted_types = prepared.serialization, prepared.trusted_types
     refused: str | None = None
-    with _wrap("log the model"), _quiet():
+    adapter = as_mlflow(backend)
+    with _wrap("log the model", adapter.tracking_uri), _quiet():
         import mlflow.sklearn
         from mlflow.exceptions import MlflowException
         from mlflow.models import infer_signature
 
-        as_mlflow(backend)._activate()
+        adapter._activate()
         signature = infer_signature(example, prediction)
+        mlflow_run_id = adapter.mlflow_run_id(run_id)
         try:
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                run_id=run_id,
-                signature=signature,
-                input_example=example,
-                serialization_format=serialization,
-                skops_trusted_types=list(trusted_types) or None,
-                pip_requirements=mlflow.sklearn.get_default_pip_requirements(
-                    include_cloudpickle=serialization == "cloudpickle", include_skops=serialization == "skops"
-                ),
-            )
+            with _in_experiment_of(mlflow, adapter, mlflow_run_id):
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    run_id=mlflow_run_id,
+                    signature=signature,
+                    input_example=example,
+                    serialization_format=serialization,
+                    skops_trusted_types=list(trusted_types) or None,
+                    pip_requirements=mlflow.sklearn.get_default_pip_requirements(
+                        include_cloudpickle=serialization == "cloudpickle", include_skops=serialization == "skops"
+                    ),
+                )
         except MlflowException as exc:
-            if serialization != "skops":
+            # Only skops's own refusal is about the model; a server's 401 / 403 or any other failure is not.
+            if serialization != "skops" or exc.error_code in ("PERMISSION_DENIED", "UNAUTHENTICATED") or _is_http(exc):
                 raise
             refused = exc.message[:300]
         if refused is None:
             model_id = str(info.model_id)
-            location = str(as_mlflow(backend).client.get_logged_model(model_id).artifact_location)
+            location = str(adapter.client.get_logged_model(model_id).artifact_location)
     if refused is not None:
         raise UnsupportedData(
             f"skops cannot store this {type(model).__name__} safely: {refused}",

@@ -21,7 +21,7 @@ __all__ = ["delete_alias", "delete_version", "get_alias", "list_aliases", "regis
 
 def register_version(backend: TrackingBackend, name: str, logged: LoggedModel, *, run_id: str) -> int:
     """Register ``logged`` as a new version of registered model ``name`` (created on first use)."""
-    with _wrap(f"register a version of {name!r}"):
+    with _wrap(f"register a version of {name!r}", as_mlflow(backend).tracking_uri):
         from mlflow.exceptions import MlflowException
 
         client = as_mlflow(backend).client
@@ -30,25 +30,27 @@ def register_version(backend: TrackingBackend, name: str, logged: LoggedModel, *
         except MlflowException:
             with contextlib.suppress(MlflowException):  # created concurrently
                 client.create_registered_model(name)
-        mv = client.create_model_version(name, logged.model_uri, run_id=run_id, model_id=logged.model_id)
+        mv = client.create_model_version(
+            name, logged.model_uri, run_id=as_mlflow(backend).mlflow_run_id(run_id), model_id=logged.model_id
+        )
         return int(mv.version)
 
 
 def delete_version(backend: TrackingBackend, name: str, version: int) -> None:
     """Remove a model version from the MLflow registry (used to roll back a failed logging)."""
-    with _wrap(f"delete version {version} of {name!r}"):
+    with _wrap(f"delete version {version} of {name!r}", as_mlflow(backend).tracking_uri):
         as_mlflow(backend).client.delete_model_version(name, str(version))
 
 
 def set_alias(backend: TrackingBackend, name: str, alias: str, version: int) -> None:
     """Point MLflow's alias ``alias`` of ``name`` at ``version``."""
-    with _wrap(f"set alias {alias!r} of {name!r}"):
+    with _wrap(f"set alias {alias!r} of {name!r}", as_mlflow(backend).tracking_uri):
         as_mlflow(backend).client.set_registered_model_alias(name, alias, str(version))
 
 
 def delete_alias(backend: TrackingBackend, name: str, alias: str) -> None:
     """Remove MLflow's alias ``alias`` of ``name`` (no error when it is absent)."""
-    with _wrap(f"delete alias {alias!r} of {name!r}"):
+    with _wrap(f"delete alias {alias!r} of {name!r}", as_mlflow(backend).tracking_uri):
         from mlflow.exceptions import MlflowException
 
         with contextlib.suppress(MlflowException):
@@ -57,7 +59,7 @@ def delete_alias(backend: TrackingBackend, name: str, alias: str) -> None:
 
 def get_alias(backend: TrackingBackend, name: str, alias: str) -> int | None:
     """The version MLflow's alias points at, or ``None``."""
-    with _wrap(f"read alias {alias!r} of {name!r}"):
+    with _wrap(f"read alias {alias!r} of {name!r}", as_mlflow(backend).tracking_uri):
         from mlflow.exceptions import MlflowException
 
         try:
@@ -68,7 +70,7 @@ def get_alias(backend: TrackingBackend, name: str, alias: str) -> int | None:
 
 def list_aliases(backend: TrackingBackend) -> list[tuple[str, str, int]]:
     """``(model, alias, version)`` for every alias of every registered model in MLflow."""
-    with _wrap("list registered model aliases"):
+    with _wrap("list registered model aliases", as_mlflow(backend).tracking_uri):
         out: list[tuple[str, str, int]] = []
         token = None
         while True:
