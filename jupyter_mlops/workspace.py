@@ -20,30 +20,20 @@ import contextlib
 import functools
 import importlib
 import logging
-import os
-import shutil
-import uuid
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import CONFIG_FILE, CONFIG_TEMPLATE, WORKSPACE_DIR, Settings, resolve_settings, settings_context
+from .config import Settings, resolve_settings, settings_context
 from .core.entities import AuditEvent, AuditVerification
-from .errors import InvalidInput, MlopsError, PermissionDenied, WorkspaceCorrupt
+from .errors import InvalidInput, MlopsError, PermissionDenied
+from .wiring import SCHEMA_MODULES, CapabilityWiring
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from .cards.service import CardService
-    from .data.service import DataService
-    from .evaluation.service import EvaluationService
-    from .governance.compliance import ComplianceService
     from .lineage.graph import LineageGraph
-    from .pipelines.service import PipelineService
-    from .quality.service import QualityService
-    from .registry.service import ModelRegistry
     from .store.fsspec_objects import FsspecObjectStore
     from .store.metadata import MetadataStore
     from .store.objects import ObjectStore
@@ -52,27 +42,12 @@ if TYPE_CHECKING:
     from .tracking.mlflow_backend import MlflowBackend
     from .tracking.runs import ActiveRun
 
-__all__ = ["Workspace", "init"]
+__all__ = ["SCHEMA_MODULES", "Workspace"]
 
 log = logging.getLogger("jupyter_mlops.workspace")
 
-#: Modules whose ``SCHEMA`` component is migrated when a workspace opens.
-SCHEMA_MODULES = (
-    "jupyter_mlops.audit.chain",
-    "jupyter_mlops.tracking.schema",
-    "jupyter_mlops.lineage.schema",
-    "jupyter_mlops.data.schema",
-    "jupyter_mlops.registry.schema",
-    "jupyter_mlops.quality.schema",
-    "jupyter_mlops.evaluation.schema",
-    "jupyter_mlops.cards.schema",
-    "jupyter_mlops.pipelines.schema",
-    "jupyter_mlops.serving.schema",
-    "jupyter_mlops.governance.schema",
-)
 
-
-class Workspace:
+class Workspace(CapabilityWiring):
     """One project's settings, metadata database, object store, tracking back-end and identity.
 
     Open one with :meth:`Workspace.open` (discovery like git) or :func:`init`.
@@ -201,15 +176,9 @@ class Workspace:
         True with ``JUPYTER_MLOPS_READ_ONLY=1``, or when this user cannot write the ``.mlops/``
         folder or its SQLite metadata database (an archived or evidence copy).
         """
-        from .store.metadata import sqlite_path
+        from .store.metadata import cannot_write
 
-        if self.settings.read_only:
-            return True
-        path = sqlite_path(self.settings.metadata_url)
-        if path is None:
-            return False  # a database server decides for itself
-        folder = os.path.dirname(path) or "."
-        return not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK))
+        return self.settings.read_only or cannot_write(self.settings.metadata_url)
 
     def reap(self) -> tuple[Reaped, ...]:
         """Close the runs and pipeline runs whose owner process is gone; what was closed.
@@ -256,14 +225,9 @@ class Workspace:
     @cached_property
     def objects(self) -> ObjectStore | FsspecObjectStore:
         """The object store: a folder (local or a shared mount), or any other fsspec URL."""
-        from .store.objects import ObjectStore
+        from .store.objects import open_store
 
-        url = self.settings.object_store
-        if "://" in url and not url.startswith("file://"):
-            from .store.fsspec_objects import FsspecObjectStore
-
-            return FsspecObjectStore(url, read_only=self.read_only, options=self.settings.object_store_options)
-        return ObjectStore(url.removeprefix("file://"), read_only=self.read_only)
+        return open_store(self.settings.object_store, read_only=self.read_only, options=self.settings.object_store_options)
 
     @cached_property
     def tracking(self) -> MlflowBackend:
@@ -367,7 +331,6 @@ class Workspace:
         from .governance.access import roles_of
 
         self.refresh_access()
-
         return roles_of(self.settings.extra, self.settings.reviewers, user or self.actor)
 
     def refresh_access(self) -> None:
@@ -386,7 +349,6 @@ class Workspace:
         from .governance import access
 
         self.refresh_access()
-
         if not access.enforced(self.settings.extra) and permission != "model.approve":
             return
         roles = self.roles_of()
@@ -396,15 +358,9 @@ class Workspace:
         raise self._denied(permission, resource)
 
     def _denied(self, permission: str, resource: str) -> PermissionDenied:
-        from .governance.access import ROLES
+        from .governance.access import denied
 
-        granting = sorted(role for role, patterns in ROLES.items() if any(_matches(permission, p) for p in patterns))
-        return PermissionDenied(
-            f"{self.actor} may not {permission} on {resource or 'this workspace'}",
-            value=self.actor,
-            hint=f"it needs one of the roles {', '.join(granting) or '(none: no role may do this)'} "
-            "in [access.roles] of .mlops/config.toml",
-        )
+        return denied(self.actor, permission, resource)
 
     def _audit_refusal(self, permission: str, resource: str, roles: set[str]) -> None:
         with self.transaction() as conn:
@@ -470,84 +426,6 @@ class Workspace:
 
         return list_runs(self, experiment=experiment, status=status, limit=limit, offset=offset, with_metrics=with_metrics)
 
-    # -- capability services (imported on first use), each given what it builds on ------------
-    @cached_property
-    def data(self) -> DataService:
-        """Data versions, snapshots and diffs (:class:`~jupyter_mlops.data.service.DataService`)."""
-        from .data.service import DataService
-
-        return DataService(self)
-
-    @cached_property
-    def quality(self) -> QualityService:
-        """Quality checks (:class:`~jupyter_mlops.quality.service.QualityService`)."""
-        from .quality.service import QualityService
-
-        return QualityService(self, self.data)
-
-    @cached_property
-    def models(self) -> ModelRegistry:
-        """Model logging, registry and review (:class:`~jupyter_mlops.registry.service.ModelRegistry`).
-
-        The review asks the evaluations and cards (which build on the registry) for the evidence a
-        request rests on, and a logged version takes over the evaluations made of it earlier.
-        """
-        from .registry.service import ModelRegistry
-
-        return ModelRegistry(
-            self,
-            self.data,
-            evaluation_of=self._latest_evaluation,
-            card_of=self._latest_card,
-            on_logged=self._attach_evaluations,
-            promotion_gate=self._require_compliance,
-        )
-
-    # The registry is built before the capabilities above it, so it reaches them through these, late.
-    def _latest_evaluation(self, ref: str) -> Any:
-        return self.evaluation.latest_for(ref)
-
-    def _latest_card(self, ref: str) -> Any:
-        return self.cards.latest_for(ref)
-
-    def _require_compliance(self, ref: str, action: str) -> None:
-        from .governance.gate import require_passing_report
-
-        require_passing_report(self, ref, action=action)
-
-    def _attach_evaluations(self, ref: str, model_sha256: str, run_id: str | None) -> list[str]:
-        return self.evaluation.attach(ref, model_sha256, run_id)
-
-    @cached_property
-    def evaluation(self) -> EvaluationService:
-        """Model evaluation with fairness (:class:`~jupyter_mlops.evaluation.service.EvaluationService`)."""
-        from .evaluation.service import EvaluationService
-
-        return EvaluationService(self, self.data, self.models)
-
-    @cached_property
-    def cards(self) -> CardService:
-        """Model cards (:class:`~jupyter_mlops.cards.service.CardService`)."""
-        from .cards.service import CardService
-
-        return CardService(self, data=self.data, quality=self.quality, evaluation=self.evaluation, models=self.models)
-
-    @cached_property
-    def compliance(self) -> ComplianceService:
-        """Compliance checks against a written policy (:class:`~jupyter_mlops.governance.compliance.ComplianceService`)."""
-        from .governance.compliance import ComplianceService
-
-        return ComplianceService(
-            self, models=self.models, evaluation=self.evaluation, cards=self.cards, data=self.data, quality=self.quality
-        )
-
-    @cached_property
-    def pipelines(self) -> PipelineService:
-        """Notebook and pipeline runs (:class:`~jupyter_mlops.pipelines.service.PipelineService`)."""
-        from .pipelines.service import PipelineService
-
-        return PipelineService(self)
-
     # -- lineage ----------------------------------------------------------------------------
     def lineage(self, node_type: str, node_id: str) -> LineageGraph:
         """Everything connected to ``node_type:node_id`` in the lineage graph."""
@@ -562,73 +440,3 @@ class Workspace:
         from .core.entities import escape
 
         return f"<b>jupyter-mlops workspace</b> <code>{escape(self.settings.root)}</code> as <b>{escape(self.actor)}</b>"
-
-
-def init(path: str | Path = ".", *, user: str | None = None, services: Mapping[str, Any] | None = None) -> Workspace:
-    """Create ``.mlops/`` in ``path`` (or open it when it is already a jupyter-mlops workspace).
-
-    Creates the MLflow SQLite store and artifact folder, the metadata database, the object store,
-    the signing key (folder 0700, key 0600) and ``config.toml``, and records ``workspace.init``
-    as the first audit event. If any step fails, the half-made folder is removed.
-
-    Against team services (``services``, e.g. from :func:`~jupyter_mlops.config.load_team_file`,
-    or ``JUPYTER_MLOPS_TRACKING_URI`` / ``_METADATA_URL`` / ``_OBJECT_STORE`` / ``_EXECUTOR``) no
-    local store is made for what a service holds (no SQLite file, no artifact or object folder),
-    and the service settings are written into ``config.toml`` (without credentials), so the
-    workspace keeps using them when it is opened without those variables.
-    """
-    root = Path(path).expanduser().resolve()
-    home = root / WORKSPACE_DIR
-    if home.exists():
-        if not home.is_dir():
-            raise WorkspaceCorrupt(f"{home} exists and is not a folder", value=str(home), hint="move it away and run init again")
-        ws = Workspace.open(root, user=user)
-        return ws
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        home.mkdir(mode=0o700)
-    except OSError as exc:
-        raise WorkspaceCorrupt(
-            f"cannot create {home}: {exc.strerror}", value=str(home), hint="choose a folder you can write to"
-        ) from exc
-    try:
-        from .config import service_overrides, write_team_settings
-
-        created = datetime.now(UTC).isoformat(timespec="seconds")
-        (home / CONFIG_FILE).write_text(CONFIG_TEMPLATE.format(workspace_id=uuid.uuid4().hex, created=created), encoding="utf-8")
-        team = {**service_overrides(), **dict(services or {})}
-        if team:
-            write_team_settings(root, team)
-        (home / "keys").mkdir(mode=0o700)
-        (home / ".gitignore").write_text("*\n!config.toml\n!.gitignore\n", encoding="utf-8")
-        with settings_context(**{k: v for k, v in team.items() if k in ("tracking_uri", "metadata_url", "object_store")}):
-            ws = Workspace(resolve_settings(root, user=user))
-        s = ws.settings
-        if s.artifact_location and "://" not in s.artifact_location:
-            Path(s.artifact_location).mkdir(mode=0o700, parents=True, exist_ok=True)
-        if "://" not in s.object_store:
-            Path(s.object_store).mkdir(mode=0o700, parents=True, exist_ok=True)
-        from .audit.checkpoints import create_key, origin
-        from .tracking.mlflow_backend import create_local_store
-
-        signer = create_key(home / "keys", origin(s))
-        if s.tracking_uri.startswith("sqlite:"):
-            create_local_store(s.tracking_uri, s.artifact_location)
-        ws._ensure_schema()
-        with ws.transaction() as conn:
-            payload = {
-                "root_name": root.name,
-                "audit_key": signer.vkey,
-                "team": s.team_mode,
-            }  # the chain commits to its first key
-            ws.record(conn, "workspace.init", "workspace", s.workspace_id, payload)
-        return ws
-    except BaseException:
-        shutil.rmtree(home, ignore_errors=True)
-        raise
-
-
-def _matches(action: str, pattern: str) -> bool:
-    from fnmatch import fnmatchcase
-
-    return fnmatchcase(action, pattern)

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 
 from jupyter_mlops.cards.schema import model_cards
 from jupyter_mlops.cli.main import main
+from jupyter_mlops.create import init
 from jupyter_mlops.errors import InvalidInput, NotFound
-from jupyter_mlops.workspace import Workspace, init
+from jupyter_mlops.workspace import Workspace
 
 XSS = "<script>alert(document.cookie)</script><img src=x onerror=alert(1)>"
 

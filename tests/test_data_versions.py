@@ -28,7 +28,7 @@ def arrests() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def shared_ws(tmp_path_factory: pytest.TempPathFactory) -> mlops.Workspace:
     """One workspace for tests that must leave it unchanged (creating MLflow's store costs seconds)."""
-    from jupyter_mlops.workspace import init
+    from jupyter_mlops.create import init
 
     return init(tmp_path_factory.mktemp("shared") / "project", user="alice")
 

@@ -122,7 +122,7 @@ def test_corpus_is_large_enough() -> None:
 
 @pytest.fixture(scope="module")
 def store_ws(tmp_path_factory: pytest.TempPathFactory) -> mlops.Workspace:
-    from jupyter_mlops.workspace import init
+    from jupyter_mlops.create import init
 
     ws = init(tmp_path_factory.mktemp("corpus") / "project", user="alice")
     ws.data.version(pd.DataFrame({"a": [1, 2]}), "arrests")

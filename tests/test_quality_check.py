@@ -26,7 +26,7 @@ def arrests() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> mlops.Workspace:
     """One workspace for this module: opening one costs seconds (MLflow), checks cost milliseconds."""
-    from jupyter_mlops.workspace import init
+    from jupyter_mlops.create import init
 
     return init(tmp_path_factory.mktemp("quality") / "project", user="alice")
 

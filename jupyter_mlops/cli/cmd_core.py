@@ -63,7 +63,7 @@ def _list_options(p: argparse.ArgumentParser) -> None:
 def _init(ctx: Context, args: argparse.Namespace) -> Result:
     from ..config import load_team_file
     from ..core.urls import mask_url
-    from ..workspace import init
+    from ..create import init
 
     services = load_team_file(args.team_config) if args.team_config else None
     ws = init(args.path, user=getattr(args, "user", None), services=services)

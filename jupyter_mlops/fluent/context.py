@@ -50,8 +50,8 @@ def use(workspace: Workspace | str | Path, *, user: str | None = None) -> Worksp
 
 
 def init(path: str | Path = ".", *, user: str | None = None) -> Workspace:
-    """Create (or open) the workspace in ``path`` and make it current; see :func:`jupyter_mlops.workspace.init`."""
-    from ..workspace import init as _init
+    """Create (or open) the workspace in ``path`` and make it current; see :func:`jupyter_mlops.create.init`."""
+    from ..create import init as _init
 
     ws = _init(path, user=user)
     _current.set(ws)

@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
+from ..errors import PermissionDenied
+
 __all__ = [
     "ACTIONS",
     "ALWAYS_ALLOWED",
@@ -39,6 +41,7 @@ __all__ = [
     "OWNER_ACTIONS",
     "ROLES",
     "allowed",
+    "denied",
     "enforced",
     "matrix",
     "roles_of",
@@ -142,3 +145,14 @@ def allowed(roles: set[str], action: str, *, owner: bool = False) -> bool:
 def matrix() -> dict[str, dict[str, bool]]:
     """``{role: {action: allowed}}`` over :data:`ACTIONS` (the table in docs/access.md)."""
     return {role: {action: allowed({role}, action) for action in ACTIONS} for role in ROLES}
+
+
+def denied(actor: str, action: str, resource: str) -> PermissionDenied:
+    """The refusal of ``action`` on ``resource`` to ``actor``, naming the roles that would grant it."""
+    granting = sorted(role for role, patterns in ROLES.items() if any(fnmatchcase(action, p) for p in patterns))
+    return PermissionDenied(
+        f"{actor} may not {action} on {resource or 'this workspace'}",
+        value=actor,
+        hint=f"it needs one of the roles {', '.join(granting) or '(none: no role may do this)'} "
+        "in [access.roles] of .mlops/config.toml",
+    )

@@ -47,7 +47,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import Conflict, SchemaTooNew, WorkspaceCorrupt, WorkspaceReadOnly, redact
 
-__all__ = ["WRITE_LOCK", "MetadataStore", "Migration", "SchemaComponent", "driver_missing", "readonly_error", "sqlite_path"]
+__all__ = [
+    "WRITE_LOCK",
+    "MetadataStore",
+    "Migration",
+    "SchemaComponent",
+    "cannot_write",
+    "driver_missing",
+    "readonly_error",
+    "sqlite_path",
+]
 
 #: The PostgreSQL advisory lock key every write transaction takes (``pg_advisory_xact_lock``).
 WRITE_LOCK = 0x6D6C6F7073  # "mlops"
@@ -423,3 +432,15 @@ def _scratch_copy(path: str) -> str:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def cannot_write(metadata_url: str) -> bool:
+    """Whether this user cannot write the SQLite metadata database at ``metadata_url`` or its folder.
+
+    Always ``False`` for a database server, which decides for itself.
+    """
+    path = sqlite_path(metadata_url)
+    if path is None:
+        return False
+    folder = os.path.dirname(path) or "."
+    return not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK))
