@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
-from .card import CardSection, ModelCard
+from .card import CardSection, ModelCard, RecordedFacts
 from .sections import build_recorded
 from .spec import SECTIONS, UNKNOWN
 
 __all__ = ["RecordedFacts", "assemble_card"]
-
-
-@dataclasses.dataclass
-class RecordedFacts:
-    """Everything the workspace recorded about one model version, as plain JSON-safe data.
-
-    ``None`` or an empty list means "not recorded"; the card then says ``"unknown"``.
-    """
-
-    model_name: str
-    model_version: int
-    model: dict[str, Any] | None = None
-    params: dict[str, Any] | None = None
-    environment: dict[str, Any] | None = None
-    training_data: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    evaluation: dict[str, Any] | None = None
-    evaluation_data: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    review: dict[str, Any] | None = None
-    lifecycle: dict[str, Any] | None = None
 
 
 def assemble_card(facts: RecordedFacts, written: dict[str, str] | None = None) -> ModelCard:

@@ -36,6 +36,7 @@ __all__ = [
     "WRITTEN_SECTIONS",
     "CardSection",
     "ModelCard",
+    "RecordedFacts",
     "SectionSpec",
     "Table",
     "annex_iv_status",
@@ -220,3 +221,22 @@ def annex_iv_status(sections: tuple[CardSection, ...]) -> list[dict[str, Any]]:
         status = "documented" if covering and len(known) == len(covering) else ("partly unknown" if known else UNKNOWN)
         out.append({"point": point, "title": title, "sections": [s.title for s in covering], "status": status})
     return out
+
+
+@dataclasses.dataclass
+class RecordedFacts:
+    """Everything the workspace recorded about one model version, as plain JSON-safe data.
+
+    ``None`` or an empty list means "not recorded"; the card then says ``"unknown"``.
+    """
+
+    model_name: str
+    model_version: int
+    model: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    environment: dict[str, Any] | None = None
+    training_data: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    evaluation: dict[str, Any] | None = None
+    evaluation_data: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    review: dict[str, Any] | None = None
+    lifecycle: dict[str, Any] | None = None

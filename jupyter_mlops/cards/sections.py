@@ -1,7 +1,7 @@
 """Turning recorded facts into the recorded sections of a card: facts, tables and "unknown".
 
 Kept apart from the entity so the rules that decide what a card may say live in one place:
-every value comes from a :class:`~jupyter_mlops.cards.assemble.RecordedFacts` field; a missing value
+every value comes from a :class:`~jupyter_mlops.cards.card.RecordedFacts` field; a missing value
 becomes ``"unknown"``; for sensitive columns a data profile keeps only value-free statistics
 (type, missing and distinct counts), never minimums, maximums, frequent values or examples.
 """
@@ -15,7 +15,7 @@ from .card import Table
 from .spec import UNKNOWN
 
 if TYPE_CHECKING:
-    from .assemble import RecordedFacts
+    from .card import RecordedFacts
 
 __all__ = ["KEY_PACKAGES", "SAFE_SENSITIVE_STATS", "build_recorded", "redact_profile"]
 

@@ -15,7 +15,7 @@ from .schema import stage_runs
 
 if TYPE_CHECKING:
     from .context import PipelineContext
-    from .tracked import NotebookRun
+    from .results import NotebookRun
 
 __all__ = ["write_stage_record"]
 

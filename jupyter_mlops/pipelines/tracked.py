@@ -11,7 +11,6 @@ lineage edges.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 import warnings
@@ -22,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..core.entities import Entity, escape
 from ..core.paths import resolve_inside, validate_file, validate_parameters
 from ..errors import InvalidInput, MlopsError, StageFailed
 from ..tracking.runs import ActiveRun
@@ -30,6 +28,7 @@ from .cache import fingerprint
 from .engine import ProgressCallback
 from .execute import Outcome, code_hash, declared_parameters, kernel_for, read_notebook
 from .records import _close_kernel_runs, write_stage_record
+from .results import NotebookRun
 from .spec import IOSpec
 
 if TYPE_CHECKING:
@@ -44,65 +43,6 @@ class UnknownParameterWarning(UserWarning):
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-@dataclasses.dataclass(frozen=True)
-class NotebookRun(Entity):
-    """One executed, reused or skipped notebook stage."""
-
-    stage_run_id: str
-    stage: str
-    notebook: str
-    outcome: str
-    run_id: str | None = None
-    source_run_id: str | None = None
-    pipeline_run_id: str | None = None
-    variant: int | None = None
-    attempt: int = 1
-    message: str = ""
-    cell_index: int | None = None
-    ename: str | None = None
-    evalue: str | None = None
-    output_path: str | None = None
-    output_object_id: str | None = None
-    code_sha256: str = ""
-    cache_key: str | None = None
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    unknown_parameters: tuple[str, ...] = ()
-    traceback: str = ""
-    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    outputs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
-    data_versions: tuple[str, ...] = ()
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (Outcome.SUCCEEDED.value, Outcome.CACHED.value)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.ok else 1
-
-    def __str__(self) -> str:
-        label = self.stage + (f"[{self.variant}]" if self.variant is not None else "")
-        tail = f" (reused run {self.source_run_id})" if self.source_run_id else (f" run {self.run_id}" if self.run_id else "")
-        text = f"{label}: {self.outcome}{tail} in {self.seconds:.1f}s"
-        if self.message:
-            text += f"\n  {self.message}"
-        if self.traceback:
-            text += "\n" + "\n".join("  | " + line for line in self.traceback.rstrip().splitlines())
-        if self.output_path:
-            text += f"\n  output notebook: {self.output_path}"
-        return text
-
-    def _repr_html_(self) -> str:
-        colour = "#1a7f37" if self.ok else ("#555" if self.outcome == "SKIPPED" else "#cf222e")
-        return (
-            f"<div><b>{escape(self.stage)}</b> <span style='color:{colour}'>{escape(self.outcome)}</span> "
-            f"<code>{escape(self.run_id or self.source_run_id or '')}</code> {self.seconds:.1f}s "
-            f"{escape(self.message)}</div>"
-        )
 
 
 def check_parameters(nb: Mapping[str, Any], params: Mapping[str, Any], notebook: Path) -> tuple[str, ...]:

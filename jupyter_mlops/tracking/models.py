@@ -42,7 +42,7 @@ from ..errors import InvalidInput, UnsupportedData
 from .artifacts import fetch_verified, hash_artifacts, load_verified, model_sha256
 from .mlflow_backend import as_mlflow
 from .mlflow_store import _wrap
-from .registered import delete_alias, delete_version, get_alias, list_aliases, register_version, set_alias
+from .registered import LoggedModel, delete_alias, delete_version, get_alias, list_aliases, register_version, set_alias
 
 if TYPE_CHECKING:
     from ..core.context import TrackingBackend
@@ -70,16 +70,6 @@ __all__ = [
 #: Formats ``log_model`` accepts; ``skops`` executes no code on load.
 SERIALIZATIONS = ("skops", "cloudpickle")
 _EXAMPLE_ROWS = 5
-
-
-@dataclass(frozen=True)
-class LoggedModel:
-    """Where MLflow put a logged model."""
-
-    model_uri: str
-    model_id: str
-    artifact_uri: str
-    signature: dict[str, Any] | None
 
 
 def _quiet() -> contextlib.ExitStack:

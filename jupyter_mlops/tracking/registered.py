@@ -7,16 +7,26 @@ functions only make it in MLflow, each MLflow error wrapped as :class:`~jupyter_
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .mlflow_backend import as_mlflow
 from .mlflow_store import _wrap
 
 if TYPE_CHECKING:
     from ..core.context import TrackingBackend
-    from .models import LoggedModel
 
-__all__ = ["delete_alias", "delete_version", "get_alias", "list_aliases", "register_version", "set_alias"]
+__all__ = ["LoggedModel", "delete_alias", "delete_version", "get_alias", "list_aliases", "register_version", "set_alias"]
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """Where MLflow put a logged model."""
+
+    model_uri: str
+    model_id: str
+    artifact_uri: str
+    signature: dict[str, Any] | None
 
 
 def register_version(backend: TrackingBackend, name: str, logged: LoggedModel, *, run_id: str) -> int:
