@@ -52,8 +52,10 @@ def _cli(root: str, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int
 
 
 def _second(iso: str) -> str:
-    """An ISO time as the dashboards print it (to the second, UTC)."""
-    return iso[:19].replace("T", " ")
+    """An ISO time as the dashboards print it (ISO 8601 to the second, with the viewer's offset)."""
+    from jupyter_mlops.widgets.common import iso_time
+
+    return iso_time(iso)
 
 
 async def test_dashboard_side_panel_and_cli_show_the_same_numbers_for_one_run(
