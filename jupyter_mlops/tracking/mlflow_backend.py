@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound, TrackingError
-from .mlflow_store import _import_mlflow, _refusal, _uri_lock, _wrap, create_local_store
+from .mlflow_store import _activity_ms, _import_mlflow, _param_text, _refusal, _run_dict, _uri_lock, _wrap, create_local_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from ..store.team import IdMap
 
 __all__ = ["MlflowBackend", "as_mlflow", "create_local_store"]
-
-_MAX_PARAM = 6000
 
 
 class MlflowBackend:
@@ -433,29 +431,3 @@ def as_mlflow(backend: TrackingBackend) -> MlflowBackend:
         value=type(backend).__name__,
         hint="open the workspace with its MLflow tracking URI",
     )
-
-
-def _param_text(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= _MAX_PARAM else text[: _MAX_PARAM - 3] + "..."
-
-
-def _activity_ms(run: Any) -> int:
-    """A run's last sign of life: the latest of its start time and its metrics' timestamps."""
-    stamps = [int(m.timestamp) for m in getattr(run.data, "_metric_objs", ()) if getattr(m, "timestamp", None)]
-    return max([int(run.info.start_time or 0), *stamps])
-
-
-def _run_dict(run: Any) -> dict[str, Any]:
-    return {
-        "run_id": run.info.run_id,
-        "experiment_id": run.info.experiment_id,
-        "name": run.info.run_name,
-        "status": run.info.status,
-        "start_time": run.info.start_time,
-        "end_time": run.info.end_time,
-        "params": dict(run.data.params),
-        "metrics": dict(run.data.metrics),
-        "tags": {k: v for k, v in run.data.tags.items()},
-        "artifact_uri": run.info.artifact_uri,
-    }

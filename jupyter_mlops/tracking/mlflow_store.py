@@ -1,4 +1,4 @@
-"""Reaching MLflow: the lazy import, its error wrapping, and the embedded SQLite store.
+"""Reaching MLflow: the lazy import, its error wrapping, the embedded SQLite store and runs as plain data.
 
 Every MLflow call of the adapter runs inside :func:`_wrap`, so no MLflow exception escapes the
 public API; :func:`create_local_store` makes the embedded store a new workspace starts with.
@@ -18,6 +18,7 @@ __all__ = ["create_local_store"]
 
 
 _uri_lock = threading.Lock()
+_MAX_PARAM = 6000
 
 
 @contextlib.contextmanager
@@ -126,3 +127,29 @@ def create_local_store(tracking_uri: str, artifact_root: str) -> None:
         finally:
             for log, level in zip(quiet, levels, strict=True):
                 log.setLevel(level)
+
+
+def _param_text(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _MAX_PARAM else text[: _MAX_PARAM - 3] + "..."
+
+
+def _activity_ms(run: Any) -> int:
+    """A run's last sign of life: the latest of its start time and its metrics' timestamps."""
+    stamps = [int(m.timestamp) for m in getattr(run.data, "_metric_objs", ()) if getattr(m, "timestamp", None)]
+    return max([int(run.info.start_time or 0), *stamps])
+
+
+def _run_dict(run: Any) -> dict[str, Any]:
+    return {
+        "run_id": run.info.run_id,
+        "experiment_id": run.info.experiment_id,
+        "name": run.info.run_name,
+        "status": run.info.status,
+        "start_time": run.info.start_time,
+        "end_time": run.info.end_time,
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": {k: v for k, v in run.data.tags.items()},
+        "artifact_uri": run.info.artifact_uri,
+    }

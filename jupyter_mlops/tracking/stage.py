@@ -109,7 +109,7 @@ class StageRun:
             logged when it starts); nothing is written.
         """
         from ..errors import Conflict
-        from .mlflow_backend import _param_text
+        from .mlflow_store import _param_text
 
         logged = self.ctx.tracking.get_run(self.run_id)["params"]
         clash = {str(k): v for k, v in params.items() if str(k) in logged and logged[str(k)] != _param_text(v)}
