@@ -22,8 +22,9 @@ from ..core.entities import escape
 from ..errors import NotFound
 from ..registry import queries
 from ..registry.evidence import review_blockers as _blockers
-from .charts import Chart, LineageView, bar_chart, layout_lineage
-from .common import Dashboard, badge, html_table, humanize, iso_time, kv_table, note, number, safe_html_of, section
+from .charts import LineageView, layout_lineage
+from .common import Dashboard, badge, html_table, humanize, iso_time, note, safe_html_of, section
+from .evidence import evidence_html, fairness_view
 from .table import DataTable
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ __all__ = ["ModelsDashboard", "evidence_html", "review_blockers"]
 
 STATUS_FILTERS = ("pending", "all", "approved", "rejected", "none")
 _TONE = {"approved": "good", "rejected": "bad", "pending": "warn", "none": "none"}
-GROUP_METRICS = ("selection_rate", "accuracy", "recall", "precision", "true_positive_rate", "false_positive_rate", "count")
 _PAGE_CSS = """<style>
 .mlops-review-grid { display: flex; flex-wrap: wrap; gap: 4px 24px; max-width: 100%; }
 .mlops-review-grid > .mlops-col { flex: 1 1 360px; min-width: 0; max-width: 100%; overflow-x: auto; }
@@ -380,100 +380,3 @@ class ModelsDashboard(Dashboard):
                 ],
             ),
         )
-
-
-def _num(v: Any) -> str:
-    return "" if not isinstance(v, (int, float)) or isinstance(v, bool) else number(float(v), 4)
-
-
-def evidence_html(ev: ReviewEvidence) -> tuple[str, str, str]:
-    """The card summary, the metrics (interval, direction, threshold, pass/fail) and the data, as HTML."""
-    card = (
-        kv_table([(line.title, line.text) for line in ev.card])
-        if ev.card
-        else note(f"no model card yet: mlops.build_card({ev.ref!r})", "warn")
-    )
-    card_html = section(f"Model card (version {ev.card_version})" if ev.card_version else "Model card", card)
-    if ev.evaluation is None:
-        metrics_html = section(
-            "Evaluation", note(f"no evaluation of {ev.ref} yet: mlops.evaluate(model, X, y, sensitive_features=...)", "warn")
-        )
-    else:
-        e = ev.evaluation
-        verdicts: dict[bool | None, str] = {
-            True: badge("\u2713 thresholds passed", "good"),
-            False: badge("\u2717 thresholds failed", "bad"),
-        }
-        verdict = verdicts.get(e.get("passed"), badge("no thresholds set", "none"))
-        rows = []
-        for m in ev.metrics:
-            interval = f"{_num(m.ci_low)}\u2013{_num(m.ci_high)}" if m.ci_low is not None and m.ci_high is not None else ""
-            result = ("\u2713 pass" if m.passed else "\u2717 fail" if m.passed is False else "") if m.threshold else ""
-            rows.append(
-                [humanize(m.name), _num(m.value), interval, "lower" if m.lower_is_better else "higher", m.threshold or "", result]
-            )
-        confidence = round(float(e.get("confidence") or 0.95) * 100)
-        metrics_html = section(
-            f"Metrics ({confidence}% bootstrap interval)",
-            f"<div>{verdict} <span class='mlops-muted'>{escape(e.get('n_rows'))} rows \u00b7 by {escape(e.get('actor'))} \u00b7 "
-            f"{escape(iso_time(e.get('created')))}</span></div>"
-            + html_table(["metric", "value", "interval", "better", "threshold", "result"], rows, digits=4)
-            + "".join(note(x, "warn") for x in e.get("warnings") or ()),
-        )
-    data_rows = [
-        [
-            d.spec,
-            d.n_rows,
-            ", ".join(d.sensitive) or "none",
-            d.quality if d.quality_checks is None else f"{d.quality} ({d.quality_failed} of {d.quality_checks} checks failed)",
-            iso_time(d.checked) if d.checked else "",
-        ]
-        for d in ev.data
-    ]
-    data_html = section(
-        "Trained on",
-        html_table(["data version", "rows", "sensitive columns", "quality", "checked"], data_rows)
-        if data_rows
-        else note("no data version was recorded as read by the training run", "warn"),
-    )
-    return card_html, metrics_html, data_html
-
-
-def fairness_view(ev: ReviewEvidence) -> tuple[str, list[Chart]]:
-    """Per-group fairness tables (with disparities) and one bar chart per single feature."""
-    if ev.evaluation is None:
-        return section("Fairness", note("no evaluation yet", "warn")), []
-    if not ev.fairness:
-        return section("Fairness", note("no sensitive features were given: no fairness results", "warn")), []
-    parts = []
-    charts: list[Chart] = []
-    for f in ev.fairness:
-        # the rates a reviewer compares across groups; every metric is in the whole card
-        cols = [c for c in GROUP_METRICS if c in f.metrics and c != "count"][:5]
-        rows = [
-            [g["group"] + (" (small group)" if g.get("small") else ""), g.get("n"), *[g.get(c) for c in cols]] for g in f.groups
-        ]
-        disp = kv_table([(humanize(k), v) for k, v in f.disparities.items()], digits=4)
-        parts.append(
-            section(
-                f"Fairness by {f.feature}",
-                disp
-                + html_table(["group", "n", *[humanize(c) for c in cols]], rows, digits=4)
-                + "".join(note(x, "warn") for x in f.warnings),
-            )
-        )
-        if " x " not in f.feature and f.groups:
-            shown = [c for c in GROUP_METRICS if c in cols][:3]
-            if shown:
-                charts.append(
-                    Chart(
-                        spec=bar_chart(
-                            f"Group rates by {f.feature}",
-                            [g["group"] for g in f.groups],
-                            {humanize(c): [g.get(c) for g in f.groups] for c in shown},
-                            width=400,
-                            height=250,
-                        )
-                    )
-                )
-    return "".join(parts), charts
