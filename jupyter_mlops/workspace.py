@@ -225,7 +225,7 @@ class Workspace(CapabilityWiring):
     @cached_property
     def objects(self) -> ObjectStore | FsspecObjectStore:
         """The object store: a folder (local or a shared mount), or any other fsspec URL."""
-        from .store.objects import open_store
+        from .store.fsspec_objects import open_store
 
         return open_store(self.settings.object_store, read_only=self.read_only, options=self.settings.object_store_options)
 

@@ -27,6 +27,7 @@ def test_release_workspace_upgrades_with_every_row_unchanged(tmp_path: Path) -> 
     root = unpack_release_workspace(tmp_path)
     url = "sqlite:///" + str(root / ".mlops" / "mlops.db")
     before = table_snapshot(url)
+    components_at_release = _schema_versions(root)
     assert VERSION_TABLE not in before and before["audit_events"][0] == 13 and before["model_reviews"][0] == 2
 
     code, out, _ = cli("--root", str(root), "db", "status")
@@ -34,8 +35,17 @@ def test_release_workspace_upgrades_with_every_row_unchanged(tmp_path: Path) -> 
     code, out, _ = cli("--root", str(root), "db", "upgrade")
     assert code == 0 and f"applied {BASELINE}, {head_revision()}" in out and "up to date" in out
 
-    after = table_snapshot(url, skip=(VERSION_TABLE, "tracking_ids", "migration_items"))
-    assert after == before  # every table: same rows, same bytes (schema_versions included)
+    new_tables = (VERSION_TABLE, "tracking_ids", "migration_items", "compliance_reports")
+    after = table_snapshot(url, skip=new_tables)
+    # every table the release had: same rows, same bytes; schema_versions only gains the rows of
+    # components newer than the release (governance's compliance reports)
+    components_before = components_at_release
+    assert {k: v for k, v in after.items() if k != "schema_versions"} == {
+        k: v for k, v in before.items() if k != "schema_versions"
+    }
+    grown = _schema_versions(root)
+    assert set(components_before) <= set(grown) and set(grown) - set(components_before) <= {"governance"}
+    assert all(grown[c] >= v for c, v in components_before.items())  # audit gained checkpoint notes
     ws = mlops.Workspace.open(root, user="alice")
     assert ws.db.status().up_to_date
     chain = ws.verify_audit()
@@ -89,3 +99,8 @@ def test_a_database_from_a_newer_release_is_refused(ws: mlops.Workspace) -> None
         mlops.Workspace.open(ws.settings.root, user="alice")
     code, _, err = cli("--root", str(ws.settings.root), "runs", "list")
     assert code == 3 and "upgrade jupyter-mlops" in err
+
+
+def _schema_versions(root: Path) -> dict[str, int]:
+    with contextlib.closing(sqlite3.connect(root / ".mlops" / "mlops.db")) as db:
+        return {str(name): int(version) for name, version in db.execute("SELECT component, version FROM schema_versions")}

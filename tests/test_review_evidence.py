@@ -15,7 +15,7 @@ from dashboard_scenario import MODEL, make_story_model, set_reviewers
 import jupyter_mlops as mlops
 from jupyter_mlops.lineage import queries as lineage_queries
 from jupyter_mlops.lineage.story import STEP_KINDS, LineageStory
-from jupyter_mlops.registry import queries as registry_queries
+from jupyter_mlops.registry.evidence import review_evidence
 
 HEX = re.compile(r"\b[0-9a-f]{16,}\b")
 
@@ -47,7 +47,7 @@ def test_story_tells_the_path_by_name_and_version(reviewed: tuple[mlops.Workspac
 
 def test_evidence_bundle_then_approve_and_alias(reviewed: tuple[mlops.Workspace, str]) -> None:
     ws, ref = reviewed
-    ev = registry_queries.review_evidence(ws, ref, roles=ws.roles_of())
+    ev = review_evidence(ws, ref, roles=ws.roles_of())
     assert ev.ref == ref and not ev.may_decide
     assert any("author" in b for b in ev.blockers) and any("reviewers list" in b for b in ev.blockers)
     accuracy = next(m for m in ev.metrics if m.name == "accuracy")
@@ -64,7 +64,7 @@ def test_evidence_bundle_then_approve_and_alias(reviewed: tuple[mlops.Workspace,
     assert payload["may_decide"] is False and payload["story"]["summary"] == ev.story.summary
 
     bob = mlops.Workspace.open(ws.settings.root, user="bob")
-    assert registry_queries.review_evidence(bob, ref, roles=bob.roles_of()).blockers == ()
+    assert review_evidence(bob, ref, roles=bob.roles_of()).blockers == ()
     bob.models.approve(ref, comment="rates within policy")
     bob.models.promote(ref, "champion")
     story = lineage_queries.story(ws, f"{MODEL}@champion")
@@ -72,7 +72,7 @@ def test_evidence_bundle_then_approve_and_alias(reviewed: tuple[mlops.Workspace,
     assert [s.label for s in story.of_kind("alias")] == [f"{MODEL}@champion"]
     assert story.of_kind("alias")[0].actor == "bob"
     assert story.summary.startswith(f"{ref} was trained on arrests-train@1; approved by bob on ")
-    after = registry_queries.review_evidence(bob, ref, roles=bob.roles_of())
+    after = review_evidence(bob, ref, roles=bob.roles_of())
     assert after.blockers == (f"{ref} is not waiting for review (status: approved)",)
 
 
@@ -81,4 +81,4 @@ def test_unknown_version_is_one_clear_error(reviewed: tuple[mlops.Workspace, str
     with pytest.raises(mlops.NotFound, match="arrests-clf has versions 1"):
         lineage_queries.story(ws, f"{MODEL}@7")
     with pytest.raises(mlops.NotFound, match="no alias 'nope'"):
-        registry_queries.review_evidence(ws, f"{MODEL}@nope")
+        review_evidence(ws, f"{MODEL}@nope")

@@ -19,6 +19,7 @@ signed with the old one; from then on the old key may sign nothing newer.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import stat
@@ -150,16 +151,34 @@ def load_signer(settings: SettingsView) -> Signer:
     return signer
 
 
-def trusted_keys(settings: SettingsView) -> list[str]:
-    """The verifier keys trusted as roots (``keys/audit.vkeys``; made from the key for old workspaces)."""
+def trusted_keys(settings: SettingsView, conn: Connection | None = None) -> list[str]:
+    """The verifier keys trusted as roots.
+
+    ``keys/audit.vkeys`` when this checkout has it; else the public key beside the signing key
+    (workspaces made before checkpoints); else, in a checkout without ``keys/`` (a teammate's
+    clone of a team workspace, or an evidence copy), the key the chain's own ``workspace.init``
+    event committed to (trust on first use, read from ``conn``); else none.
+    """
     path = settings.home / "keys" / TRUST_FILE
     if path.is_file():
         return path.read_text(encoding="utf-8").split()
-    from cryptography.hazmat.primitives import serialization
+    pub_file = (path.parent / KEY_FILE).with_suffix(".pub")
+    if pub_file.is_file():
+        from cryptography.hazmat.primitives import serialization
 
-    pub = serialization.load_pem_public_key((path.parent / KEY_FILE).with_suffix(".pub").read_bytes())
-    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return [verifier.vkey(origin(settings), raw)]
+        pub = serialization.load_pem_public_key(pub_file.read_bytes())
+        raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return [verifier.vkey(origin(settings), raw)]
+    if conn is None:
+        return []
+    from .chain import audit_events
+
+    first = conn.execute(sa.select(audit_events.c.payload).where(audit_events.c.seq == 1)).scalar()
+    try:
+        key = json.loads(first).get("audit_key") if first else None
+    except (TypeError, ValueError, AttributeError):
+        key = None
+    return [str(key)] if key else []
 
 
 def _write(conn: Connection, settings: SettingsView, seq: int, head: str, extensions: tuple[str, ...] = ()) -> str | None:
@@ -232,7 +251,7 @@ def gather_notes(conn: Connection, settings: SettingsView) -> str:
 
 def live_checkpoints(conn: Connection, settings: SettingsView) -> tuple[dict[int, str], str | None]:
     """``({tree size: head hash}, first problem)`` of every checkpoint seen, signatures checked."""
-    return verifier.check_notes(gather_notes(conn, settings), trusted_keys(settings), origin(settings))
+    return verifier.check_notes(gather_notes(conn, settings), trusted_keys(settings, conn), origin(settings))
 
 
 def checkpoint_now(ctx: Context) -> str | None:

@@ -148,7 +148,7 @@ def _records_without_events(conn: Connection) -> str | None:
     import sqlalchemy as sa
 
     for name in sorted(sa.inspect(conn).get_table_names()):
-        if name.startswith("audit_") or name == "schema_versions":
+        if name.startswith(("audit_", "alembic_version")) or name == "schema_versions":
             continue
         if conn.execute(sa.select(sa.literal(1)).select_from(sa.table(name)).limit(1)).first() is not None:
             return name

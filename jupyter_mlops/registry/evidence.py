@@ -30,6 +30,7 @@ __all__ = [
     "ReviewEvidence",
     "build_evidence",
     "review_blockers",
+    "review_evidence",
 ]
 
 
@@ -272,3 +273,32 @@ def build_evidence(ctx: Context, spec: str, roles: Iterable[str] = ()) -> Review
         actor=ctx.actor,
         blockers=review_blockers(version.ref, version.author, version.status, ctx.actor, roles),
     )
+
+
+def review_evidence(ctx: Context, spec: str, *, roles: Iterable[str] = ()) -> ReviewEvidence:
+    """Everything the review page shows of ``spec``, in one typed bundle (no MLflow import).
+
+    The card summary, metrics with intervals and pass/fail per threshold, per-group fairness, the
+    data versions with their quality results, the lineage story, the review history, and
+    ``blockers``: why the acting user (holding ``roles``) may not decide now.
+
+    Parameters
+    ----------
+    ctx
+        The workspace context (its ``actor`` is the would-be reviewer).
+    spec
+        ``name@3``, ``name@latest``, ``name@champion``.
+    roles
+        The acting user's roles (``ws.roles_of()``); without ``"reviewer"`` a blocker says so.
+
+    Returns
+    -------
+    ReviewEvidence
+        See :class:`ReviewEvidence`; ``to_dict()`` is its JSON form.
+
+    Raises
+    ------
+    NotFound
+        An unknown model, version or alias.
+    """
+    return build_evidence(ctx, spec, roles)

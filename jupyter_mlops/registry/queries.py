@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from ..core.context import Context
-    from .evidence import ReviewEvidence
 
 __all__ = [
     "REVIEW_STATUSES",
@@ -34,7 +32,6 @@ __all__ = [
     "aliases",
     "get",
     "review_queue",
-    "review_evidence",
     "reviews",
     "row",
     "validate_alias",
@@ -235,34 +232,3 @@ def version_by_content(ctx: Context, model_sha256: str, run_id: str | None) -> s
     with ctx.read() as conn:
         found = conn.execute(q).first()
     return None if found is None else f"{found.name}@{found.version}"
-
-
-def review_evidence(ctx: Context, spec: str, *, roles: Iterable[str] = ()) -> ReviewEvidence:
-    """Everything the review page shows of ``spec``, in one typed bundle (no MLflow import).
-
-    The card summary, metrics with intervals and pass/fail per threshold, per-group fairness, the
-    data versions with their quality results, the lineage story, the review history, and
-    ``blockers``: why the acting user (holding ``roles``) may not decide now.
-
-    Parameters
-    ----------
-    ctx
-        The workspace context (its ``actor`` is the would-be reviewer).
-    spec
-        ``name@3``, ``name@latest``, ``name@champion``.
-    roles
-        The acting user's roles (``ws.roles_of()``); without ``"reviewer"`` a blocker says so.
-
-    Returns
-    -------
-    ReviewEvidence
-        See :class:`jupyter_mlops.registry.evidence.ReviewEvidence`; ``to_dict()`` is its JSON form.
-
-    Raises
-    ------
-    NotFound
-        An unknown model, version or alias.
-    """
-    from .evidence import build_evidence
-
-    return build_evidence(ctx, spec, roles)

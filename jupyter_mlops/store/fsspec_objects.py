@@ -25,9 +25,9 @@ from typing import Any, BinaryIO, TypeVar
 
 from ..core.paths import validate_object_id
 from ..errors import IntegrityError, NotFound, WorkspaceCorrupt, WorkspaceReadOnly, redact
-from .objects import StoredObject, _HashingWriter, read_verified
+from .objects import ObjectStore, StoredObject, _HashingWriter, read_verified
 
-__all__ = ["FsspecObjectStore"]
+__all__ = ["FsspecObjectStore", "open_store"]
 
 _CHUNK = 1 << 20
 #: Protocols whose single PUT is atomic: no temporary name needed.
@@ -195,3 +195,11 @@ class FsspecObjectStore:
 def _protocols(fs: Any) -> tuple[str, ...]:
     proto = fs.protocol
     return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def open_store(url: str, *, read_only: bool = False, options: Mapping[str, Any] | None = None) -> ObjectStore | FsspecObjectStore:
+    """The object store at ``url``: a folder (a path or ``file://``, local or a shared mount), or any
+    other fsspec URL (:class:`~jupyter_mlops.store.fsspec_objects.FsspecObjectStore`)."""
+    if "://" in url and not url.startswith("file://"):
+        return FsspecObjectStore(url, read_only=read_only, options=options)
+    return ObjectStore(url.removeprefix("file://"), read_only=read_only)

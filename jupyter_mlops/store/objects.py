@@ -14,18 +14,15 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import BinaryIO
 
 from ..core.paths import resolve_object_path, validate_object_id
 from ..errors import IntegrityError, NotFound, WorkspaceCorrupt, WorkspaceReadOnly
 
-if TYPE_CHECKING:
-    from .fsspec_objects import FsspecObjectStore
-
-__all__ = ["ObjectStore", "StoredObject", "open_store", "read_verified"]
+__all__ = ["ObjectStore", "StoredObject", "read_verified"]
 
 _CHUNK = 1 << 20
 
@@ -253,13 +250,3 @@ def read_verified(object_id: str, read: Callable[[], bytes]) -> bytes:
             hint="restore the object from a backup; it will not be loaded",
         )
     return data
-
-
-def open_store(url: str, *, read_only: bool = False, options: Mapping[str, Any] | None = None) -> ObjectStore | FsspecObjectStore:
-    """The object store at ``url``: a folder (a path or ``file://``, local or a shared mount), or any
-    other fsspec URL (:class:`~jupyter_mlops.store.fsspec_objects.FsspecObjectStore`)."""
-    if "://" in url and not url.startswith("file://"):
-        from .fsspec_objects import FsspecObjectStore
-
-        return FsspecObjectStore(url, read_only=read_only, options=options)
-    return ObjectStore(url.removeprefix("file://"), read_only=read_only)

@@ -1,7 +1,7 @@
 """The models dashboard, where a reviewer reads and decides on one review page.
 
 It lists versions waiting for review; a click opens the version's review page, which holds
-everything the decision rests on at once (the same :func:`~jupyter_mlops.registry.queries.review_evidence`
+everything the decision rests on at once (the same :func:`~jupyter_mlops.registry.evidence.review_evidence`
 bundle the side panel renders): the lineage story, the card summary, metrics with intervals and
 pass/fail per threshold, per-group fairness with a chart, the data versions with their quality
 results and the review history, beside Approve / Reject. A decision needs a comment and a
@@ -22,6 +22,7 @@ from ..core.entities import escape
 from ..errors import NotFound
 from ..registry import queries
 from ..registry.evidence import review_blockers as _blockers
+from ..registry.evidence import review_evidence
 from .charts import LineageView, layout_lineage
 from .common import Dashboard, badge, html_table, humanize, iso_time, note, safe_html_of, section
 from .evidence import evidence_html, fairness_view
@@ -201,7 +202,7 @@ class ModelsDashboard(Dashboard):
     def show_version(self, ref: str) -> None:
         """The review page of ``ref`` (``name@version``): every piece of evidence beside the decision."""
         try:
-            ev = queries.review_evidence(self.ws, ref, roles=self.ws.roles_of())
+            ev = review_evidence(self.ws, ref, roles=self.ws.roles_of())
         except NotFound:
             self.header.value = note(f"{ref} no longer exists", "bad")
             return

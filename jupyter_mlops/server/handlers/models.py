@@ -1,6 +1,6 @@
 """``/models``, ``/models/{name}/versions[/{version}[/review]]`` and ``/cards/{spec}``: registry reads and model cards.
 
-``.../review`` is the review page's one read: :func:`jupyter_mlops.registry.queries.review_evidence`
+``.../review`` is the review page's one read: :func:`jupyter_mlops.registry.evidence.review_evidence`
 for the acting user (card summary, metrics, fairness, data and quality, lineage story, history,
 and why this user may not decide, if so).
 """
@@ -14,6 +14,7 @@ from jupyter_server.auth.decorator import authorized
 
 from ...core.paths import parse_version_spec, validate_name
 from ...registry import queries
+from ...registry.evidence import review_evidence
 from ..base import MlopsHandler, version_number
 from ..routes import NAME, SPEC, VERSION, Param, Route
 
@@ -66,7 +67,7 @@ class ReviewEvidenceHandler(MlopsHandler):
     async def get(self, name: str, version: str) -> None:
         def evidence(ws: Workspace) -> Any:
             spec = f"{validate_name(name, kind='name')}@{version_number(version)}"
-            return queries.review_evidence(ws, spec, roles=ws.roles_of())
+            return review_evidence(ws, spec, roles=ws.roles_of())
 
         await self.respond(evidence)
 
