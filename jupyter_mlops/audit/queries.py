@@ -191,6 +191,13 @@ def verified_event(ctx: Context, action: str, object_type: str, object_id: str) 
             raise AuditChainBroken(f"audit event #{row.seq} ({action} {object_id}) was modified", value=object_id)
         sizes, problem = live_checkpoints(conn, ctx.settings)
         cover = min((size for size in sizes if size >= row.seq), default=None)
+        if problem is None and not sizes and _made_before_checkpoints(conn):
+            # A workspace from before signed checkpoints, not yet checkpointed: the hash chain is
+            # all the evidence there is, so the whole chain must verify (as that release did).
+            whole = verify_chain(conn, {})
+            if not whole.ok:
+                raise AuditChainBroken(f"the audit chain is broken: {whole.reason}", value=object_id)
+            return to_event(row)
         if problem is not None or cover is None:
             raise AuditChainBroken(
                 f"audit event #{row.seq} ({action} {object_id}) is covered by no valid signed checkpoint"
@@ -210,3 +217,14 @@ def verified_event(ctx: Context, action: str, object_type: str, object_id: str) 
                 hint="the audit chain was rewritten; do not trust this record",
             )
     return to_event(row)
+
+
+def _made_before_checkpoints(conn: Connection) -> bool:
+    """Whether the chain's ``workspace.init`` event commits to no signing key (a pre-checkpoint workspace)."""
+    import sqlalchemy as sa
+
+    from .chain import audit_events
+    from .verifier import _commits_to_key
+
+    first = conn.execute(sa.select(audit_events.c.payload).where(audit_events.c.seq == 1)).scalar()
+    return first is None or not _commits_to_key({"payload": first})

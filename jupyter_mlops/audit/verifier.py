@@ -126,7 +126,13 @@ def check_events(events: Iterable[dict[str, Any]], checkpoints: dict[int, str], 
     ``covered``: the newest checkpoint must cover every event (an export signs its own head).
     """
     prev, n = GENESIS, 0
+    # Checkpointed actions need their own checkpoint from the moment checkpoints existed: from event
+    # #1 in a workspace whose init event committed to a signing key, else (a workspace made before
+    # checkpoints, upgraded) from its first checkpoint on.
+    since: int | None = min(checkpoints, default=None)
     for n, e in enumerate(events, start=1):
+        if n == 1 and _commits_to_key(e):
+            since = 1
         if e["seq"] != n:
             what = f"event #{n} is missing (next is #{e['seq']})" if e["seq"] > n else f"event #{e['seq']} is out of order"
             return n - 1, prev, n, what
@@ -136,7 +142,7 @@ def check_events(events: Iterable[dict[str, Any]], checkpoints: dict[int, str], 
             return n - 1, prev, n, f"event #{n} was modified after it was written"
         if n in checkpoints and checkpoints[n] != e["hash"]:
             return n - 1, prev, n, f"event #{n} disagrees with the signed checkpoint at tree size {n} (the chain was rewritten)"
-        if e["action"] in CHECKPOINTED_ACTIONS and n not in checkpoints:
+        if e["action"] in CHECKPOINTED_ACTIONS and n not in checkpoints and since is not None and n >= since:
             return n - 1, prev, n, f"event #{n} ({e['action']}) has no signed checkpoint of its own (forged or inserted)"
         prev = e["hash"]
     biggest = max(checkpoints, default=0)
@@ -145,6 +151,16 @@ def check_events(events: Iterable[dict[str, Any]], checkpoints: dict[int, str], 
     if covered and biggest < n:
         return n, prev, biggest + 1, f"events after #{biggest} are covered by no signed checkpoint"
     return n, prev, None, None
+
+
+def _commits_to_key(event: dict[str, Any]) -> bool:
+    payload = event.get("payload")
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return False
+    return isinstance(payload, dict) and bool(payload.get("audit_key"))
 
 
 def verify_export(folder: str | Path, key_file: str | Path | None = None) -> dict[str, Any]:
