@@ -13,7 +13,7 @@ import jupyter_mlops as mlops
 
 pytestmark = pytest.mark.team
 REPO = Path(__file__).resolve().parent.parent
-WRITERS, RUNS = 16, 2
+WRITERS, RUNS = 16, 1
 
 
 @pytest.mark.timeout(1800)  # 16 interpreters on 2 cores: about two minutes idle, far more when the machine is shared

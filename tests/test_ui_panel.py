@@ -351,12 +351,14 @@ def test_xss_corpus_is_shown_as_text(lab: dict[str, Any], page: Any) -> None:
 
 def _palette(page: Any, command: str) -> None:
     search = page.locator(".lm-CommandPalette-input")
-    for _ in range(5):
+    for _ in range(6):
+        if search.is_visible():
+            break  # the shortcut toggles the palette: never press it again once it is open
         page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.click()
         page.keyboard.press("Escape")
         page.keyboard.press("Control+Shift+C")
         try:
-            search.wait_for(state="visible", timeout=3000)
+            search.wait_for(state="visible", timeout=10_000)
             break
         except Exception:
             continue
