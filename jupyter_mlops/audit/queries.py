@@ -224,7 +224,7 @@ def _made_before_checkpoints(conn: Connection) -> bool:
     import sqlalchemy as sa
 
     from .chain import audit_events
-    from .verifier import _commits_to_key
+    from .verifier import commits_to_key
 
     first = conn.execute(sa.select(audit_events.c.payload).where(audit_events.c.seq == 1)).scalar()
-    return first is None or not _commits_to_key({"payload": first})
+    return first is None or not commits_to_key({"payload": first})

@@ -131,7 +131,7 @@ def check_events(events: Iterable[dict[str, Any]], checkpoints: dict[int, str], 
     # checkpoints, upgraded) from its first checkpoint on.
     since: int | None = min(checkpoints, default=None)
     for n, e in enumerate(events, start=1):
-        if n == 1 and _commits_to_key(e):
+        if n == 1 and commits_to_key(e):
             since = 1
         if e["seq"] != n:
             what = f"event #{n} is missing (next is #{e['seq']})" if e["seq"] > n else f"event #{e['seq']} is out of order"
@@ -153,7 +153,8 @@ def check_events(events: Iterable[dict[str, Any]], checkpoints: dict[int, str], 
     return n, prev, None, None
 
 
-def _commits_to_key(event: dict[str, Any]) -> bool:
+def commits_to_key(event: dict[str, Any]) -> bool:
+    """Whether ``event`` (the chain's ``workspace.init``) commits to a signing key: made with checkpoints on."""
     payload = event.get("payload")
     if isinstance(payload, str):
         try:
